@@ -1,0 +1,78 @@
+"""Every hook claimbridge calls, in one place.
+
+Hooks are small and narrow: they never receive the application, a database session or the scheduler. They
+evolve by *adding* arguments only; an implementation may accept fewer arguments than its spec (pluggy passes
+only the ones it names), so old plugins keep working.
+
+Each docstring has the same shape: purpose, parameters, return value and call semantics, version added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from claimbridge.claims.states import StatusChange
+    from claimbridge.connectors import Clearinghouse, EhrSource
+
+PROJECT = "claimbridge"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+
+@hookspec
+def register_sources(register: Callable[[type[EhrSource]], None]) -> None:
+    """Register EHR source classes.
+
+    :param register: call it once per :class:`~claimbridge.connectors.EhrSource` subclass. The class's
+        ``type_name`` is what configuration names in ``sources[].type``; two plugins registering the same
+        ``type_name`` is an error reported at start-up.
+    :return: nothing; every implementation is called.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def register_clearinghouses(register: Callable[[type[Clearinghouse]], None]) -> None:
+    """Register clearinghouse connector classes.
+
+    :param register: call it once per :class:`~claimbridge.connectors.Clearinghouse` subclass; its
+        ``type_name`` is what ``clearinghouses[].type`` names.
+    :return: nothing; every implementation is called.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def adjust_claim(claim: dict[str, Any], context: dict[str, Any]) -> None:
+    """Amend a freshly built FHIR Claim before it is validated, scrubbed and stored.
+
+    Use it for practice-specific mapping (a modifier a local payer wants, a note). Change ``claim`` in place.
+
+    :param claim: the Claim as FHIR R4 JSON (a dict), contained resources included.
+    :param context: read-only facts: ``source`` (source name), ``encounter_key`` (e.g. ``Encounter/42``),
+        ``version`` (claim version number, 1 for the original).
+    :return: nothing; every implementation is called, in registration order (last registered first).
+        An implementation that raises :class:`~claimbridge.errors.RecordError` sends the encounter to
+        quarantine with its reason.
+
+    Added in 0.1.
+    """
+
+
+@hookspec
+def claim_status_changed(event: StatusChange) -> None:
+    """Be told that a claim moved from one status to another (after the change is committed).
+
+    :param event: a :class:`~claimbridge.claims.states.StatusChange` (pcn, version, old and new status,
+        actor, reason, when). It holds no PHI.
+    :return: nothing. Every implementation is called in its own ``try``: one that raises is logged and
+        the others (and the pipeline) go on.
+
+    Added in 0.1.
+    """

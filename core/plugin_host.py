@@ -1,0 +1,155 @@
+"""The plugin host: built-in plugins and third-party ones load the same way, through entry points."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from claimbridge import hookspecs
+from claimbridge.connectors import Clearinghouse, EhrSource
+from claimbridge.errors import FatalError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "claimbridge"
+DISABLE_ENV = "CLAIMBRIDGE_DISABLE_PLUGINS"
+
+#: built-in plugins, by entry-point name; used when the package metadata is unavailable (running from a
+#: source tree without ``pip install``)
+BUILTIN_PLUGINS = {
+    "ehr_fhir": "claimbridge.plugins.ehr_fhir.plugin",
+    "clearinghouse_sftp": "claimbridge.plugins.clearinghouse_sftp.plugin",
+}
+
+
+@dataclass
+class PluginInfo:
+    """What ``claimbridge plugins list`` shows about one plugin."""
+
+    name: str
+    module: str
+    version: str
+    hooks: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    clearinghouses: list[str] = field(default_factory=list)
+
+
+class PluginHost:
+    """A pluggy manager plus the registries its registration hooks fill."""
+
+    def __init__(self, manager: pluggy.PluginManager, versions: dict[str, str]):
+        self.pm = manager
+        self.hook = manager.hook
+        self._versions = versions
+        self.sources: dict[str, type[EhrSource]] = {}
+        self.clearinghouses: dict[str, type[Clearinghouse]] = {}
+        self._registered_by: dict[tuple[str, str], str] = {}
+        self._collect()
+
+    def _collect(self) -> None:
+        for impl in self.pm.hook.register_sources.get_hookimpls():
+            impl.function(register=self._registrar(self.sources, EhrSource, "source", impl.plugin_name))
+        for impl in self.pm.hook.register_clearinghouses.get_hookimpls():
+            impl.function(register=self._registrar(self.clearinghouses, Clearinghouse, "clearinghouse",
+                                                   impl.plugin_name))
+
+    def _registrar(self, registry: dict, base: type, kind: str, plugin: str):
+        def register(cls: type) -> None:
+            if not (isinstance(cls, type) and issubclass(cls, base)):
+                raise FatalError(f"plugin {plugin} registered {cls!r} as a {kind}, "
+                                 f"but it is not a subclass of {base.__name__}")
+            name = cls.type_name
+            if name in registry and registry[name] is not cls:
+                other = self._registered_by[(kind, name)]
+                raise FatalError(f"{kind} type {name!r} is registered by both {other} and {plugin}; "
+                                 f"disable one with {DISABLE_ENV}")
+            registry[name] = cls
+            self._registered_by[(kind, name)] = plugin
+        return register
+
+    def source_class(self, type_name: str) -> type[EhrSource]:
+        try:
+            return self.sources[type_name]
+        except KeyError:
+            raise FatalError(f"no EHR source plugin provides type {type_name!r}; known: "
+                             f"{', '.join(sorted(self.sources)) or 'none'}") from None
+
+    def clearinghouse_class(self, type_name: str) -> type[Clearinghouse]:
+        try:
+            return self.clearinghouses[type_name]
+        except KeyError:
+            raise FatalError(f"no clearinghouse plugin provides type {type_name!r}; known: "
+                             f"{', '.join(sorted(self.clearinghouses)) or 'none'}") from None
+
+    def describe(self) -> list[PluginInfo]:
+        infos = []
+        for name, plugin in self.pm.list_name_plugin():
+            info = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)),
+                              version=self._versions.get(name, "unknown"))
+            info.hooks = sorted(impl.name for impl in self.pm.get_hookcallers(plugin) or [])
+            info.sources = sorted(t for (k, t), p in self._registered_by.items() if k == "source" and p == name)
+            info.clearinghouses = sorted(t for (k, t), p in self._registered_by.items()
+                                         if k == "clearinghouse" and p == name)
+            infos.append(info)
+        return sorted(infos, key=lambda i: i.name)
+
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call an event hook on every implementation, each in its own try, so one failure stops nothing."""
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            wanted = {k: v for k, v in kwargs.items() if k in impl.argnames}
+            try:
+                impl.function(**wanted)
+            except Exception:  # noqa: BLE001 - a plugin's bug must not stop the pipeline
+                log.exception("plugin %s failed in %s; continuing", impl.plugin_name, hook_name)
+
+
+def disabled_plugins(env: dict[str, str] | None = None) -> set[str]:
+    value = (env if env is not None else os.environ).get(DISABLE_ENV, "")
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def create_plugin_host(extra_plugins: Iterable[ModuleType | object] = (),
+                       env: dict[str, str] | None = None) -> PluginHost:
+    """Build a plugin host: the hook specs, every entry point of group ``claimbridge`` not blocked by
+    ``CLAIMBRIDGE_DISABLE_PLUGINS`` (comma-separated entry-point names), then ``extra_plugins``.
+
+    Ends with ``check_pending()`` so an implementation of a hook that does not exist (a typo) fails loudly.
+    """
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    blocked = disabled_plugins(env)
+    versions: dict[str, str] = {}
+    seen: set[str] = set()
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in seen:
+            continue  # the same distribution visible twice on sys.path (editable + regular install)
+        seen.add(ep.name)
+        if ep.name in blocked:
+            log.info("plugin %s disabled by %s", ep.name, DISABLE_ENV)
+            continue
+        module = ep.load()
+        pm.register(module, name=ep.name)
+        versions[ep.name] = ep.dist.version if ep.dist else "unknown"
+    for name, module_name in BUILTIN_PLUGINS.items():
+        if name not in seen and name not in blocked:
+            pm.register(importlib.import_module(module_name), name=name)
+            versions[name] = _own_version()
+    for plugin in extra_plugins:
+        name = pm.register(plugin)
+        versions[name] = getattr(plugin, "__version__", "unknown")
+    pm.check_pending()
+    return PluginHost(pm, versions)
+
+
+def _own_version() -> str:
+    from claimbridge import __version__
+
+    return __version__
