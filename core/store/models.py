@@ -1,0 +1,192 @@
+"""Tables. Every timestamp is timezone-aware UTC; money never lives here as float."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes; SQLite gives naive ones back, which are UTC by construction."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Bookmark(Base):
+    """Where a stream of a source was last read up to. Owned by the sync runner."""
+
+    __tablename__ = "bookmarks"
+    source: Mapped[str] = mapped_column(String(100), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(100), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | succeeded | failed
+    records_read: Mapped[int] = mapped_column(Integer, default=0)
+    records_new: Mapped[int] = mapped_column(Integer, default=0)
+    records_changed: Mapped[int] = mapped_column(Integer, default=0)
+    records_quarantined: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class QuarantinedRecord(Base):
+    """A record or file that could not be used, kept whole with the reason."""
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
+    source: Mapped[str] = mapped_column(String(100), index=True)
+    stream: Mapped[str] = mapped_column(String(100))
+    record_key: Mapped[str] = mapped_column(String(300))
+    field: Mapped[str | None] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StoredEncounter(Base):
+    """An encounter bundle as the source delivered it (the raw payload is kept)."""
+
+    __tablename__ = "encounters"
+    __table_args__ = (UniqueConstraint("source", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300))
+    cursor: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
+    claim: Mapped[Claim | None] = relationship(back_populates="encounter", uselist=False)
+
+
+class Claim(Base):
+    """One billable encounter. Its versions are what leave (original, replacements, voids)."""
+
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    encounter_id: Mapped[int] = mapped_column(ForeignKey("encounters.id"), unique=True)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(30), index=True)  # status of the current version
+    pcn: Mapped[str] = mapped_column(String(17), index=True)  # PCN of the current version
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    encounter: Mapped[StoredEncounter] = relationship(back_populates="claim")
+    versions: Mapped[list[ClaimVersion]] = relationship(back_populates="claim", order_by="ClaimVersion.version")
+    events: Mapped[list[ClaimEvent]] = relationship(order_by="ClaimEvent.id", viewonly=True)
+
+
+class ClaimVersion(Base):
+    __tablename__ = "claim_versions"
+    __table_args__ = (UniqueConstraint("claim_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    pcn: Mapped[str] = mapped_column(String(17), unique=True)
+    status: Mapped[str] = mapped_column(String(30))
+    frequency: Mapped[str] = mapped_column(String(1), default="1")
+    fhir: Mapped[str | None] = mapped_column(Text)  # the FHIR Claim JSON; None when it could not be built
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    built_from_sha256: Mapped[str] = mapped_column(String(64))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    x12_segments: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claim: Mapped[Claim] = relationship(back_populates="versions")
+    batch: Mapped[Batch | None] = relationship(back_populates="claim_versions")
+
+
+class ClaimEvent(Base):
+    """Every status change of a claim version, with who did it and why."""
+
+    __tablename__ = "claim_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str | None] = mapped_column(String(30))
+    to_status: Mapped[str] = mapped_column(String(30))
+    actor: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Batch(Base):
+    """One outbound interchange (one 837 file) for one clearinghouse."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("partner", "isa13"), Index("ix_batches_status", "status"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clearinghouse: Mapped[str] = mapped_column(String(100))
+    partner: Mapped[str] = mapped_column(String(100))  # trading-partner key the control numbers belong to
+    # created → validated → transmitting → submitted | failed (validation) ; created/validated may be retried
+    status: Mapped[str] = mapped_column(String(20), default="created")
+    isa13: Mapped[int] = mapped_column(BigInteger)
+    gs06: Mapped[int] = mapped_column(BigInteger)
+    st02: Mapped[int] = mapped_column(BigInteger)
+    usage: Mapped[str] = mapped_column(String(1))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content: Mapped[str | None] = mapped_column(Text)
+    claim_count: Mapped[int] = mapped_column(Integer, default=0)
+    remote_path: Mapped[str | None] = mapped_column(String(500))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_versions: Mapped[list[ClaimVersion]] = relationship(back_populates="batch")
+
+
+class ControlCounter(Base):
+    """The last control number used, per trading partner and kind (ISA13, GS06, ST02). Never goes back."""
+
+    __tablename__ = "control_counters"
+    partner: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    last_value: Mapped[int] = mapped_column(BigInteger, default=0)
