@@ -1,0 +1,141 @@
+"""Turns stored encounters into claim versions: new encounters become claims, changed ones are rebuilt while
+nothing has left, or get a replacement version held for review once something has."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from claimbridge.claims import build
+from claimbridge.claims.identifiers import make_pcn
+from claimbridge.claims.lifecycle import StatusRecorder
+from claimbridge.claims.states import ClaimStatus
+from claimbridge.config import Settings
+from claimbridge.errors import RecordError
+from claimbridge.store.db import Store
+from claimbridge.store.models import Claim, ClaimVersion, StoredEncounter, utcnow
+
+log = logging.getLogger(__name__)
+
+ACTOR = "claimbridge/build"
+#: a version in one of these statuses has not left: it may be rebuilt in place
+UNSENT = {ClaimStatus.DRAFT.value, ClaimStatus.HELD.value, ClaimStatus.READY.value}
+CHUNK = 200
+
+
+@dataclass
+class HeldClaim:
+    pcn: str
+    encounter: str
+    reason: str
+
+
+@dataclass
+class IntakeResult:
+    built: int = 0
+    rebuilt: int = 0
+    replacements: int = 0
+    held: list[HeldClaim] = field(default_factory=list)
+
+
+def build_pending_claims(store: Store, settings: Settings, plugins, *, today: date | None = None) -> IntakeResult:
+    """Build a claim version for every encounter that has none, or whose payload changed since its build."""
+    result = IntakeResult()
+    today = today or utcnow().date()
+    while True:
+        recorder = StatusRecorder()
+        with store.transaction() as session:
+            pending = session.execute(
+                select(StoredEncounter, Claim)
+                .outerjoin(Claim, Claim.encounter_id == StoredEncounter.id)
+                .outerjoin(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
+                           & (ClaimVersion.version == Claim.current_version))
+                .where((Claim.id.is_(None)) | (ClaimVersion.built_from_sha256 != StoredEncounter.payload_sha256))
+                .order_by(StoredEncounter.id)
+                .limit(CHUNK)
+            ).all()
+            for encounter, claim in pending:
+                _intake_one(session, encounter, claim, settings, plugins, today, recorder, result)
+        recorder.announce(plugins)
+        if len(pending) < CHUNK:
+            return result
+
+
+def _intake_one(session: Session, encounter: StoredEncounter, claim: Claim | None, settings: Settings, plugins,
+                today: date, recorder: StatusRecorder, result: IntakeResult) -> None:
+    bundle = json.loads(encounter.payload)
+    if claim is None:
+        claim = Claim(encounter_id=encounter.id, current_version=1, status=ClaimStatus.DRAFT.value, pcn="")
+        session.add(claim)
+        session.flush()
+        version = ClaimVersion(claim_id=claim.id, version=1, status="", frequency="1",
+                               pcn=make_pcn(settings.claims.pcn_prefix, claim.id, 1),
+                               built_from_sha256=encounter.payload_sha256)
+        claim.pcn = version.pcn
+        session.add(version)
+        session.flush()
+        _build_into(session, claim, version, bundle, encounter, settings, plugins, today, recorder, result,
+                    first=True)
+        result.built += 1
+        return
+    current = session.execute(select(ClaimVersion).where(
+        ClaimVersion.claim_id == claim.id, ClaimVersion.version == claim.current_version)).scalar_one()
+    if current.status in UNSENT:
+        current.built_from_sha256 = encounter.payload_sha256
+        _build_into(session, claim, current, bundle, encounter, settings, plugins, today, recorder, result,
+                    first=False)
+        result.rebuilt += 1
+        return
+    # Something already left for this encounter: never resubmit silently. Build the replacement and hold it.
+    number = claim.current_version + 1
+    replacement = ClaimVersion(claim_id=claim.id, version=number, status="", frequency="7",
+                               pcn=make_pcn(settings.claims.pcn_prefix, claim.id, number),
+                               built_from_sha256=encounter.payload_sha256)
+    session.add(replacement)
+    claim.current_version = number
+    session.flush()
+    try:
+        replacement.fhir = build.claim_to_json(_build(bundle, encounter, replacement, settings, plugins, today))
+        reason = (f"the encounter changed in the EHR after version {number - 1} ({current.pcn}) was "
+                  f"{current.status}; review this replacement and release it, or void it")
+    except RecordError as exc:
+        reason = f"the encounter changed after submission and the change cannot be billed: {exc}"
+    recorder.set_status(session, claim, replacement, ClaimStatus.HELD, actor=ACTOR, reason=reason)
+    replacement.hold_reason = reason
+    result.replacements += 1
+    result.held.append(HeldClaim(replacement.pcn, encounter.key, reason))
+
+
+def _build(bundle: dict, encounter: StoredEncounter, version: ClaimVersion, settings: Settings, plugins,
+           today: date) -> dict:
+    claim_json = build.build_claim(bundle, source=encounter.source, pcn=version.pcn, version=version.version,
+                                   claim_settings=settings.claims, practice=settings.practice, created=today,
+                                   frequency="1")
+    if plugins.pm.hook.adjust_claim.get_hookimpls():
+        plugins.pm.hook.adjust_claim(claim=claim_json, context={
+            "source": encounter.source, "encounter_key": encounter.key, "version": version.version})
+        build.validate_claim(claim_json, record=encounter.key)
+    return claim_json
+
+
+def _build_into(session: Session, claim: Claim, version: ClaimVersion, bundle: dict, encounter: StoredEncounter,
+                settings: Settings, plugins, today: date, recorder: StatusRecorder, result: IntakeResult,
+                *, first: bool) -> None:
+    try:
+        version.fhir = build.claim_to_json(_build(bundle, encounter, version, settings, plugins, today))
+    except RecordError as exc:
+        version.fhir, version.hold_reason = None, str(exc)
+        result.held.append(HeldClaim(version.pcn, encounter.key, str(exc)))
+        if version.status != ClaimStatus.HELD.value or not first:
+            recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=str(exc))
+        return
+    version.hold_reason = None
+    if first or version.status != ClaimStatus.READY.value:
+        reason = "built from the EHR encounter" if first else "rebuilt after the encounter changed in the EHR"
+        recorder.set_status(session, claim, version, ClaimStatus.READY, actor=ACTOR, reason=reason)
+    claim.updated_at = utcnow()

@@ -1,0 +1,241 @@
+"""The ``claimbridge`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from claimbridge.errors import ClaimbridgeError, ConfigError
+
+log = logging.getLogger("claimbridge")
+
+
+class Context:
+    def __init__(self, config: Path | None, debug: bool):
+        self.config_option = config
+        self.debug = debug
+
+    @property
+    def config(self) -> Path:
+        from claimbridge.config import default_config_path
+
+        return self.config_option or default_config_path()
+
+    def runtime(self):
+        from claimbridge.pipeline import Runtime
+
+        return Runtime.open(self.config)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+class Group(click.Group):
+    """Turns claimbridge errors into one readable line plus a pointer to --debug."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ConfigError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(1)
+        except ClaimbridgeError as exc:
+            if ctx.obj is not None and ctx.obj.debug:
+                raise
+            click.echo(f"error: {exc}", err=True)
+            click.echo("(run with --debug for details)", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=Group)
+@click.option("--config", "config", type=click.Path(path_type=Path), envvar="CLAIMBRIDGE_CONFIG",
+              help="configuration file (default: ./claimbridge.yaml or $CLAIMBRIDGE_CONFIG)")
+@click.option("--debug", is_flag=True, help="log everything and show tracebacks")
+@click.version_option(package_name="claimbridge")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None, debug: bool) -> None:
+    """claimbridge: therapy sessions from the EHR to paid claims."""
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not debug:
+        logging.getLogger("paramiko").setLevel(logging.CRITICAL)
+    ctx.obj = Context(config, debug)
+
+
+@main.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create the database (or bring it up to date) for the configuration."""
+    runtime = ctx.runtime()
+    try:
+        click.echo(f"database ready: {runtime.store.engine.url.render_as_string(hide_password=True)}")
+    finally:
+        runtime.close()
+
+
+@main.group()
+def config() -> None:
+    """Configuration commands."""
+
+
+@config.command("check")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@pass_ctx
+def config_check(ctx: Context, file: Path | None) -> None:
+    """Validate FILE (default: --config) and print every problem at once."""
+    from claimbridge.config import load_config
+    from claimbridge.plugin_host import create_plugin_host
+
+    path = file or ctx.config
+    try:
+        settings = load_config(path, create_plugin_host())
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    click.echo(f"{path}: ok ({len(settings.sources)} source(s), {len(settings.clearinghouses)} "
+               f"clearinghouse(s))")
+
+
+@main.group()
+def plugins() -> None:
+    """Plugin commands."""
+
+
+@plugins.command("list")
+@click.option("--json", "as_json", is_flag=True, help="one JSON document")
+def plugins_list(as_json: bool) -> None:
+    """Show each plugin, its version and what it registers."""
+    from dataclasses import asdict
+
+    from claimbridge.plugin_host import create_plugin_host
+
+    infos = create_plugin_host().describe()
+    if as_json:
+        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
+        return
+    for info in infos:
+        click.echo(f"{info.name} {info.version} ({info.module})")
+        if info.sources:
+            click.echo(f"  sources: {', '.join(info.sources)}")
+        if info.clearinghouses:
+            click.echo(f"  clearinghouses: {', '.join(info.clearinghouses)}")
+        click.echo(f"  hooks: {', '.join(info.hooks)}")
+
+
+@main.command()
+@click.option("--source", "sources", multiple=True, help="only this source (repeatable)")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
+@pass_ctx
+def sync(ctx: Context, sources: tuple[str, ...], as_json: bool) -> None:
+    """Run one pass of the pipeline: pull → build claims → batch → 837P → validate → upload."""
+    from claimbridge.pipeline import run_pipeline
+    from claimbridge.summary import print_summary
+
+    runtime = ctx.runtime()
+    try:
+        summary = run_pipeline(runtime, source_names=list(sources) or None, progress=_progress(as_json))
+    finally:
+        runtime.close()
+    print_summary(summary.to_dict(), as_json=as_json)
+    if not summary.ok:
+        sys.exit(1)
+
+
+def _progress(quiet: bool):
+    def show(message: str) -> None:
+        if not quiet:
+            click.echo(f"  … {message}", err=True)
+    return show
+
+
+@main.group()
+def claims() -> None:
+    """Look at claims."""
+
+
+@claims.command("list")
+@click.option("--status", help="only claims in this status")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def claims_list(ctx: Context, status: str | None, as_json: bool) -> None:
+    """One line per claim: PCN, status, version, encounter, and why it is held."""
+    from claimbridge.claims.queries import list_claims
+
+    runtime = ctx.runtime()
+    try:
+        rows = list_claims(runtime.store, status=status)
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no claims")
+    for row in rows:
+        held = f"  — {row['hold_reason']}" if row["hold_reason"] else ""
+        click.echo(f"{row['pcn']:<17} {row['status']:<10} v{row['version']} {row['encounter']}{held}")
+
+
+@claims.command("show")
+@click.argument("pcn")
+@pass_ctx
+def claims_show(ctx: Context, pcn: str) -> None:
+    """Status history, the FHIR Claim and the 837 segments of the claim version with this PCN."""
+    from claimbridge.claims.queries import show_claim
+
+    runtime = ctx.runtime()
+    try:
+        click.echo(show_claim(runtime.store, pcn))
+    finally:
+        runtime.close()
+
+
+@main.group()
+def sandbox() -> None:
+    """The local sandbox clearinghouse (an SFTP server on loopback)."""
+
+
+@sandbox.command("serve")
+@click.option("--root", type=click.Path(path_type=Path), default=Path("claimbridge-sandbox"),
+              show_default=True, help="folder the sandbox serves (created if missing)")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=2222, show_default=True)
+@click.option("--username", default="claimbridge", show_default=True)
+@click.option("--authorized-key", "authorized_keys", multiple=True, type=click.Path(path_type=Path),
+              help="public key file allowed to log in (repeatable)")
+@click.option("--password", envvar="CLAIMBRIDGE_SANDBOX_PASSWORD", help="allow this password (env var)")
+def sandbox_serve(root: Path, host: str, port: int, username: str, authorized_keys: tuple[Path, ...],
+                  password: str | None) -> None:
+    """Serve ROOT over SFTP until Ctrl-C; uploads land in its inbound folder."""
+    from claimbridge.plugins.clearinghouse_sftp.sandbox import serve
+
+    serve(root, host=host, port=port, username=username, password=password,
+          authorized_key_paths=list(authorized_keys))
+
+
+@main.command()
+@click.option("--workdir", type=click.Path(path_type=Path), default=Path("claimbridge-demo"), show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
+def demo(workdir: Path, as_json: bool) -> None:
+    """Run the whole pipeline once on synthetic sessions, with a local FHIR server and clearinghouse."""
+    from claimbridge.demo import run_demo
+    from claimbridge.summary import print_summary
+
+    summary, extra = run_demo(workdir, progress=_progress(as_json))
+    data = summary.to_dict() | extra
+    print_summary(data, as_json=as_json)
+    if not summary.ok:
+        sys.exit(1)
+
+
+def _attach_x12() -> None:
+    from claimbridge.x12.cli import x12
+
+    main.add_command(x12)
+
+
+_attach_x12()

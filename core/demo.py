@@ -1,0 +1,166 @@
+"""``claimbridge demo``: the whole pipeline on synthetic sessions, nothing else to start.
+
+It starts the built-in FHIR sandbox (holding the synthetic therapy sessions) and the sandbox clearinghouse
+(SFTP on loopback), writes ``WORKDIR/claimbridge.yaml`` so every other command can be run against the same
+data, and runs one pass. The data set is written to the work folder on the first run and reused, so a second
+run in the same folder pulls nothing new and sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from claimbridge.pipeline import PipelineSummary, Runtime, run_pipeline
+
+SFTP_USER = "claimbridge"
+
+
+def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
+    from claimbridge.plugins.clearinghouse_sftp.sandbox import SandboxClearinghouse
+    from claimbridge.plugins.ehr_fhir.sandbox import FhirSandbox
+
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "claimbridge.yaml"
+    previous = _previous_ports(config_path)
+    resources = _demo_data(workdir)
+    key_path = _client_key(workdir / "keys")
+    fhir = FhirSandbox(resources, port=_free_or_zero(previous.get("fhir")))
+    sftp = SandboxClearinghouse(workdir / "clearinghouse", port=_free_or_zero(previous.get("sftp")),
+                                username=SFTP_USER, authorized_key_paths=[key_path.with_suffix(".pub")])
+    fhir.start()
+    try:
+        sftp.start()
+        try:
+            known_hosts = workdir / "keys" / "known_hosts"
+            sftp.write_known_hosts(known_hosts)
+            config_path.write_text(_demo_config(fhir.base_url, sftp.port, key_path, known_hosts),
+                                   encoding="utf-8")
+            runtime = Runtime.open(config_path)
+            try:
+                summary = run_pipeline(runtime, progress=progress)
+            finally:
+                runtime.close()
+            inbound = workdir / "clearinghouse" / "inbound"
+            received = sorted(str(p) for p in inbound.glob("*.837")) if inbound.exists() else []
+        finally:
+            sftp.stop()
+    finally:
+        fhir.stop()
+    extra = {
+        "workdir": str(workdir),
+        "config": str(config_path),
+        "received_files": received,
+        "next_steps": [
+            "",
+            f"The demo's configuration is {config_path}; try:",
+            f"  claimbridge --config {config_path} claims list",
+            f"  claimbridge --config {config_path} claims show <PCN>",
+            f"  claimbridge x12 validate {workdir / 'outbound'}/*.837",
+        ],
+    }
+    return summary, extra
+
+
+def _demo_data(workdir: Path) -> list[dict]:
+    """The synthetic data set, made once per work folder so a rerun sees the very same records."""
+    from claimbridge.plugins.ehr_fhir.demo_data import demo_resources
+
+    path = workdir / "demo-data" / "fhir-resources.json"
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    made = datetime.now(UTC) - timedelta(minutes=5)
+    resources = demo_resources(made.date())
+    for resource in resources:
+        meta = resource.setdefault("meta", {})
+        meta.setdefault("lastUpdated", made.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(resources, indent=1), encoding="utf-8")
+    return resources
+
+
+def _client_key(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    key_path = folder / "id_ed25519"
+    if not key_path.exists():
+        key = Ed25519PrivateKey.generate()
+        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
+                                               serialization.NoEncryption()))
+        key_path.chmod(0o600)
+        public = key.public_key().public_bytes(serialization.Encoding.OpenSSH,
+                                               serialization.PublicFormat.OpenSSH)
+        key_path.with_suffix(".pub").write_bytes(public + b" claimbridge-demo\n")
+    return key_path
+
+
+def _previous_ports(config_path: Path) -> dict[str, int]:
+    """Reuse the ports of the last run when they are free, so the saved configuration stays familiar."""
+    if not config_path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+        url = data["sources"][0]["settings"]["base_url"]
+        return {"fhir": int(url.rsplit(":", 1)[1].split("/")[0]),
+                "sftp": int(data["clearinghouses"][0]["settings"]["port"])}
+    except (KeyError, IndexError, ValueError, TypeError, yaml.YAMLError):
+        return {}
+
+
+def _free_or_zero(port: int | None) -> int:
+    if not port:
+        return 0
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
+
+
+def _demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path) -> str:
+    from claimbridge.plugins.ehr_fhir.demo_data import demo_code_map, demo_fee_schedule
+
+    config = {
+        "database": {"url": "sqlite:///claimbridge.db"},
+        "workdir": ".",
+        "practice": {
+            "name": "Harbor Light Counseling Group",
+            "npi": "1234567893",
+            "tax_id": "123456789",
+            "taxonomy": "103T00000X",
+            "address": {"line": ["100 Harbor Way Suite 200"], "city": "Portland", "state": "ME",
+                        "postal_code": "041011234"},
+            "contact": {"name": "Billing Office", "phone": "2075550100", "email": "billing@example.org"},
+        },
+        "submitter": {"id": "CLAIMBRIDGE01", "name": "Harbor Light Counseling Group",
+                      "contact": {"name": "Billing Office", "phone": "2075550100"}},
+        "claims": {
+            "pcn_prefix": "HL",
+            "fee_schedule": {code: str(fee) for code, fee in demo_fee_schedule().items()},
+        },
+        "sources": [{
+            "name": "demo-fhir",
+            "type": "fhir",
+            "settings": {"base_url": fhir_url, "page_size": 10,
+                         "procedure_code_map": demo_code_map()},
+        }],
+        "clearinghouses": [{
+            "name": "sandbox",
+            "type": "sftp",
+            "trading_partner": {"sender_id": "CLAIMBRIDGE01", "receiver_id": "SANDBOXCH",
+                                "receiver_name": "CLAIMBRIDGE SANDBOX CLEARINGHOUSE", "usage": "T"},
+            "settings": {"host": "127.0.0.1", "port": sftp_port, "username": SFTP_USER,
+                         "private_key_path": str(key_path), "known_hosts": str(known_hosts),
+                         "preset": "generic"},
+        }],
+    }
+    header = ("# Written by `claimbridge demo`: the demo's local FHIR sandbox and sandbox clearinghouse.\n"
+              "# Every key is described in config/claimbridge.example.yaml.\n")
+    return header + yaml.safe_dump(config, sort_keys=False)

@@ -1,0 +1,239 @@
+"""Outbound claims: ready claim versions → batches (one 837P interchange each) → validated files → the
+clearinghouse, exactly once.
+
+The steps and their commits (a crash between any two leaves a state the next run finishes):
+1. *allocate*: one transaction takes ready versions (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), allocates
+   ISA13/GS06/ST02 from the durable per-partner counters, records the batch ``created`` and marks the versions
+   ``batched``. A number that was allocated is never used again, whatever happens next.
+2. *encode*: the 837P is written and validated with pyx12; a valid file is stored with the batch
+   (``validated``); an invalid one fails the batch, holds the claims it names and frees the others.
+3. *transmit*: the batch is marked ``transmitting`` before the upload; the clearinghouse connector uploads under
+   a temporary name and renames, and looks in the remote folder first, so a batch found ``transmitting`` after
+   a crash is completed without a second upload; then the batch is ``submitted``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from claimbridge.claims import build
+from claimbridge.claims.lifecycle import StatusRecorder
+from claimbridge.claims.states import ClaimStatus
+from claimbridge.config import ClearinghouseEntry, Settings
+from claimbridge.connectors import Clearinghouse, OutboundFile
+from claimbridge.errors import X12ValidationError
+from claimbridge.store.db import Store
+from claimbridge.store.models import Batch, Claim, ClaimVersion, utcnow
+from claimbridge.x12.encode_837p import Envelope, Submitter, encode_837p
+from claimbridge.x12.validate import validate_x12
+
+log = logging.getLogger(__name__)
+
+ACTOR = "claimbridge/outbound"
+
+
+@dataclass
+class BatchSummary:
+    batch_id: int
+    clearinghouse: str
+    isa13: int
+    gs06: int
+    st02: int
+    claims: int
+    status: str
+    file_name: str | None = None
+    remote_path: str | None = None
+    already_present: bool = False
+    error: str | None = None
+
+
+@dataclass
+class OutboundResult:
+    batches: list[BatchSummary] = field(default_factory=list)
+    held: list[tuple[str, str]] = field(default_factory=list)  # (pcn, reason) held by validation
+
+
+def partner_key(entry: ClearinghouseEntry) -> str:
+    tp = entry.trading_partner
+    return f"{tp.sender_qualifier}:{tp.sender_id}>{tp.receiver_qualifier}:{tp.receiver_id}"
+
+
+def file_name_for(batch: Batch) -> str:
+    return f"claimbridge-{batch.clearinghouse}-{batch.isa13:09d}.837"
+
+
+class Outbound:
+    def __init__(self, store: Store, settings: Settings, plugins):
+        self.store = store
+        self.settings = settings
+        self.plugins = plugins
+
+    # -- step 1 ---------------------------------------------------------------------------------------------
+    def allocate_batches(self, entry: ClearinghouseEntry) -> list[int]:
+        """Put every ready claim version into batches of at most ``max_claims_per_file``; return their ids."""
+        created = []
+        while True:
+            batch_id = self._allocate_one(entry)
+            if batch_id is None:
+                return created
+            created.append(batch_id)
+
+    def _allocate_one(self, entry: ClearinghouseEntry) -> int | None:
+        recorder = StatusRecorder()
+        partner = partner_key(entry)
+        with self.store.transaction() as session:
+            query = (select(ClaimVersion, Claim).join(Claim, Claim.id == ClaimVersion.claim_id)
+                     .where(ClaimVersion.status == ClaimStatus.READY.value)
+                     .order_by(ClaimVersion.id)
+                     .limit(entry.trading_partner.max_claims_per_file))
+            if self.store.is_postgresql:
+                query = query.with_for_update(of=ClaimVersion, skip_locked=True)
+            rows = session.execute(query).all()
+            if not rows:
+                return None
+            batch = Batch(clearinghouse=entry.name, partner=partner, usage=entry.trading_partner.usage,
+                          isa13=self.store.allocate_control_number(session, partner, "ISA13"),
+                          gs06=self.store.allocate_control_number(session, partner, "GS06"),
+                          st02=self.store.allocate_control_number(session, partner, "ST02"),
+                          claim_count=len(rows), status="created")
+            session.add(batch)
+            session.flush()
+            batch.file_name = file_name_for(batch)
+            for version, claim in rows:
+                version.batch_id = batch.id
+                recorder.set_status(session, claim, version, ClaimStatus.BATCHED, actor=ACTOR,
+                                    reason=f"in batch {batch.id} (ISA13 {batch.isa13:09d})")
+            batch_id = batch.id
+        recorder.announce(self.plugins)
+        return batch_id
+
+    # -- step 2 ---------------------------------------------------------------------------------------------
+    def encode_batch(self, batch_id: int, entry: ClearinghouseEntry, result: OutboundResult) -> bool:
+        """Write and validate the 837 of a ``created`` batch. Returns True when the file may leave."""
+        with self.store.transaction() as session:
+            batch = session.get(Batch, batch_id)
+            versions = session.execute(select(ClaimVersion).where(ClaimVersion.batch_id == batch_id)
+                                       .order_by(ClaimVersion.id)).scalars().all()
+            claims = [build.claim_from_json(v.fhir) for v in versions]
+            envelope = self._envelope(entry, batch)
+        encoded = encode_837p(claims, envelope=envelope, submitter=self._submitter(),
+                              receiver_name=entry.trading_partner.receiver_name)
+        report = validate_x12(encoded.text, name=batch.file_name)
+        recorder = StatusRecorder()
+        with self.store.transaction() as session:
+            batch = session.get(Batch, batch_id)
+            rows = session.execute(select(ClaimVersion, Claim).join(Claim, Claim.id == ClaimVersion.claim_id)
+                                   .where(ClaimVersion.batch_id == batch_id)).all()
+            if report.ok:
+                batch.content = encoded.text
+                batch.sha256 = hashlib.sha256(encoded.text.encode("ascii")).hexdigest()
+                batch.status = "validated"
+                for version, _claim in rows:
+                    version.x12_segments = "\n".join(encoded.claim_segments.get(version.pcn, []))
+            else:
+                self._fail_batch(session, batch, rows, report, recorder, result)
+        recorder.announce(self.plugins)
+        return report.ok
+
+    def _fail_batch(self, session, batch: Batch, rows, report, recorder: StatusRecorder,
+                    result: OutboundResult) -> None:
+        """An invalid file never leaves: the batch fails, named claims are held with the problem, the rest
+        go back to ready for the next batch. The batch's control numbers are not reused."""
+        error = X12ValidationError(f"{batch.file_name} failed validation", report.problems)
+        batch.status, batch.error = "failed", _describe_problems(report.problems)
+        by_pcn: dict[str | None, list] = {}
+        for problem in report.problems:
+            by_pcn.setdefault(problem.pcn, []).append(problem)
+        named = {version.pcn for version, _claim in rows if version.pcn in by_pcn}
+        for version, claim in rows:
+            version.batch_id = None
+            # a problem that names no claim (envelope, header) holds every claim: freeing them would only
+            # produce the same invalid file again
+            if version.pcn in by_pcn or not named:
+                reason = "the 837P failed validation: " + _describe_problems(by_pcn.get(version.pcn)
+                                                                            or report.problems)
+                version.hold_reason = reason
+                recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=reason)
+                result.held.append((version.pcn, reason))
+            else:
+                recorder.set_status(session, claim, version, ClaimStatus.READY, actor=ACTOR,
+                                    reason=f"batch {batch.id} failed validation for other claims; ready again")
+        log.error("%s", error)
+
+    def _envelope(self, entry: ClearinghouseEntry, batch: Batch) -> Envelope:
+        tp = entry.trading_partner
+        return Envelope(sender_qualifier=tp.sender_qualifier, sender_id=tp.sender_id,
+                        receiver_qualifier=tp.receiver_qualifier, receiver_id=tp.receiver_id,
+                        gs_sender=tp.gs_sender or tp.sender_id, gs_receiver=tp.gs_receiver or tp.receiver_id,
+                        usage=batch.usage, isa13=batch.isa13, gs06=batch.gs06, st02=batch.st02,
+                        created=batch.created_at)
+
+    def _submitter(self) -> Submitter:
+        sub = self.settings.submitter
+        return Submitter(id=sub.id, name=sub.name, contact_name=sub.contact.name, phone=sub.contact.phone,
+                         email=sub.contact.email)
+
+    # -- step 3 ---------------------------------------------------------------------------------------------
+    def transmit(self, batch_id: int, clearinghouse: Clearinghouse, outbox: Path) -> BatchSummary:
+        with self.store.transaction() as session:
+            batch = session.get(Batch, batch_id)
+            batch.status = "transmitting"
+            content = batch.content.encode("ascii")
+            name = batch.file_name
+        outbox.mkdir(parents=True, exist_ok=True)
+        local = outbox / name
+        if not local.exists():
+            tmp = local.with_suffix(".part")
+            tmp.write_bytes(content)
+            tmp.replace(local)
+        outcome = clearinghouse.submit(OutboundFile(name=name, content=content))
+        recorder = StatusRecorder()
+        with self.store.transaction() as session:
+            batch = session.get(Batch, batch_id)
+            batch.status, batch.submitted_at, batch.remote_path = "submitted", utcnow(), outcome.remote_path
+            rows = session.execute(select(ClaimVersion, Claim).join(Claim, Claim.id == ClaimVersion.claim_id)
+                                   .where(ClaimVersion.batch_id == batch_id)).all()
+            for version, claim in rows:
+                recorder.set_status(session, claim, version, ClaimStatus.SUBMITTED, actor=ACTOR,
+                                    reason=f"{name} delivered to {batch.clearinghouse}")
+            summary = _summary(batch, already_present=outcome.already_present)
+        recorder.announce(self.plugins)
+        return summary
+
+    def run(self, entry: ClearinghouseEntry, clearinghouse: Clearinghouse, outbox: Path) -> OutboundResult:
+        """Finish what an earlier run left, then batch, encode, validate and send every ready claim."""
+        result = OutboundResult()
+        with self.store.exclusive(f"outbound:{partner_key(entry)}"):
+            self.allocate_batches(entry)
+            with self.store.transaction() as session:
+                unfinished = session.execute(
+                    select(Batch.id, Batch.status).where(Batch.clearinghouse == entry.name,
+                                                         Batch.status.in_(("created", "validated", "transmitting")))
+                    .order_by(Batch.id)).all()
+            for batch_id, status in unfinished:
+                if status == "created" and not self.encode_batch(batch_id, entry, result):
+                    with self.store.transaction() as session:
+                        result.batches.append(_summary(session.get(Batch, batch_id)))
+                    # claims freed by the failed batch go out in a fresh one
+                    for new_id in self.allocate_batches(entry):
+                        unfinished.append((new_id, "created"))
+                    continue
+                result.batches.append(self.transmit(batch_id, clearinghouse, outbox))
+        return result
+
+
+def _summary(batch: Batch, already_present: bool = False) -> BatchSummary:
+    return BatchSummary(batch_id=batch.id, clearinghouse=batch.clearinghouse, isa13=batch.isa13, gs06=batch.gs06,
+                        st02=batch.st02, claims=batch.claim_count, status=batch.status, file_name=batch.file_name,
+                        remote_path=batch.remote_path, already_present=already_present, error=batch.error)
+
+
+def _describe_problems(problems) -> str:
+    shown = [f"segment {p.segment_index} {p.segment_id}: {p.message}" for p in problems[:3]]
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "; ".join(shown) + more

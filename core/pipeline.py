@@ -1,0 +1,139 @@
+"""One pass of the pipeline: pull every source → build claims → batch → 837P → validate → upload."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from claimbridge.claims.intake import IntakeResult, build_pending_claims
+from claimbridge.config import Settings, connector_settings
+from claimbridge.errors import ClaimbridgeError, FatalError
+from claimbridge.outbound import Outbound, OutboundResult
+from claimbridge.plugin_host import PluginHost, create_plugin_host
+from claimbridge.store.db import Store, open_store
+from claimbridge.sync import SyncResult, SyncRunner
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """What a command needs: the validated settings, the store (migrated) and the plugin host."""
+
+    settings: Settings
+    store: Store
+    plugins: PluginHost
+    config_path: Path
+
+    @classmethod
+    def open(cls, config_path: Path, plugins: PluginHost | None = None) -> Runtime:
+        from claimbridge.config import load_config
+
+        plugins = plugins or create_plugin_host()
+        settings = load_config(config_path, plugins)
+        return cls(settings=settings, store=open_store(settings.database.url), plugins=plugins,
+                   config_path=config_path)
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+@dataclass
+class SourceOutcome:
+    name: str
+    status: str
+    read: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PipelineSummary:
+    sources: list[SourceOutcome] = field(default_factory=list)
+    intake: IntakeResult = field(default_factory=IntakeResult)
+    outbound: dict[str, OutboundResult] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        batches = [asdict(b) for result in self.outbound.values() for b in result.batches]
+        held = [asdict(h) for h in self.intake.held]
+        held += [{"pcn": pcn, "encounter": None, "reason": reason}
+                 for result in self.outbound.values() for pcn, reason in result.held]
+        sent = [b for b in batches if b["status"] == "submitted"]
+        return {
+            "ok": self.ok,
+            "encounters_pulled": sum(s.new + s.changed for s in self.sources),
+            "encounters_read": sum(s.read for s in self.sources),
+            "records_quarantined": sum(s.quarantined for s in self.sources),
+            "sources": [asdict(s) for s in self.sources],
+            "claims_built": self.intake.built + self.intake.rebuilt,
+            "replacement_versions": self.intake.replacements,
+            "claims_held": held,
+            "batches": batches,
+            "files_sent": len([b for b in sent if not b["already_present"]]),
+            "claims_sent": sum(b["claims"] for b in sent),
+            "control_numbers": [{"isa13": b["isa13"], "gs06": b["gs06"], "st02": b["st02"]} for b in batches],
+            "errors": self.errors,
+        }
+
+
+Progress = Callable[[str], None]
+
+
+def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
+                 progress: Progress | None = None) -> PipelineSummary:
+    """Run one pass. A source that fails is reported and the rest of the pass goes on with what is stored;
+    a clearinghouse that fails leaves its batches for the next pass."""
+    settings, store, plugins = runtime.settings, runtime.store, runtime.plugins
+    progress = progress or (lambda message: None)
+    summary = PipelineSummary()
+    entries = [s for s in settings.sources if s.enabled and (not source_names or s.name in source_names)]
+    if source_names:
+        unknown = sorted(set(source_names) - {s.name for s in settings.sources})
+        if unknown:
+            raise FatalError(f"no source named {', '.join(unknown)} in {runtime.config_path}")
+    runner = SyncRunner(store, progress=progress)
+    for entry in entries:
+        cls = plugins.source_class(entry.type)
+        outcome = SourceOutcome(name=entry.name, status="failed")
+        try:
+            with cls(entry.name, connector_settings(entry, cls.settings_model)) as source:
+                result: SyncResult = runner.run(source)
+            outcome.status = result.status
+            for attr in ("read", "new", "changed", "unchanged", "quarantined"):
+                setattr(outcome, attr, result.total(attr))
+        except ClaimbridgeError as exc:
+            outcome.error = str(exc)
+            summary.errors.append(f"source {entry.name}: {exc}")
+            log.error("source %s failed: %s", entry.name, exc)
+        summary.sources.append(outcome)
+
+    progress("building claims")
+    summary.intake = build_pending_claims(store, settings, plugins)
+    progress(f"claims: {summary.intake.built} built, {summary.intake.rebuilt} rebuilt, "
+             f"{len(summary.intake.held)} held")
+
+    outbound = Outbound(store, settings, plugins)
+    for entry in [c for c in settings.clearinghouses if c.enabled][:1]:
+        cls = plugins.clearinghouse_class(entry.type)
+        progress(f"sending to {entry.name}")
+        try:
+            with cls(entry.name, connector_settings(entry, cls.settings_model)) as clearinghouse:
+                summary.outbound[entry.name] = outbound.run(entry, clearinghouse, settings.workdir / "outbound")
+        except ClaimbridgeError as exc:
+            summary.errors.append(f"clearinghouse {entry.name}: {exc}")
+            log.error("clearinghouse %s failed: %s", entry.name, exc)
+    return summary
+
+
+def open_runtime(config_path: Path) -> Runtime:
+    return Runtime.open(config_path)

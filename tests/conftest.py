@@ -1,0 +1,56 @@
+"""Shared fixtures. The database under test is SQLite unless CLAIMBRIDGE_TEST_POSTGRES_URL names a PostgreSQL
+server (an admin URL); then every test that uses ``db_url`` gets a fresh database of its own there."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CORPUS = SHARED / "corpus"
+POSTGRES_ENV = "CLAIMBRIDGE_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The folder of real published X12 and FHIR samples; tests that need it skip when it is absent."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"sample corpus not found at {CORPUS}")
+    return CORPUS
+
+
+def _postgres_database():
+    import psycopg
+
+    admin = os.environ[POSTGRES_ENV]
+    name = f"cbtest_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    return name, admin, f"{base}/{name}"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path):
+    """A database URL for one test: SQLite in tmp_path, or a new PostgreSQL database (dropped afterwards)."""
+    if not os.environ.get(POSTGRES_ENV):
+        yield f"sqlite:///{tmp_path / 'claimbridge.db'}"
+        return
+    import psycopg
+
+    name, admin, url = _postgres_database()
+    yield url.replace("postgresql://", "postgresql+psycopg://", 1)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(db_url):
+    from claimbridge.store import open_store
+
+    store = open_store(db_url)
+    yield store
+    store.dispose()
