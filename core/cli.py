@@ -239,3 +239,7 @@ def _attach_x12() -> None:
 
 
 _attach_x12()
+
+
+if __name__ == "__main__":
+    main()

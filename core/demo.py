@@ -30,8 +30,8 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "claimbridge.yaml"
     previous = _previous_ports(config_path)
-    resources = _demo_data(workdir)
-    key_path = _client_key(workdir / "keys")
+    resources = demo_data(workdir)
+    key_path = client_key(workdir / "keys")
     fhir = FhirSandbox(resources, port=_free_or_zero(previous.get("fhir")))
     sftp = SandboxClearinghouse(workdir / "clearinghouse", port=_free_or_zero(previous.get("sftp")),
                                 username=SFTP_USER, authorized_key_paths=[key_path.with_suffix(".pub")])
@@ -41,7 +41,7 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
         try:
             known_hosts = workdir / "keys" / "known_hosts"
             sftp.write_known_hosts(known_hosts)
-            config_path.write_text(_demo_config(fhir.base_url, sftp.port, key_path, known_hosts),
+            config_path.write_text(demo_config(fhir.base_url, sftp.port, key_path, known_hosts),
                                    encoding="utf-8")
             runtime = Runtime.open(config_path)
             try:
@@ -69,7 +69,7 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
     return summary, extra
 
 
-def _demo_data(workdir: Path) -> list[dict]:
+def demo_data(workdir: Path) -> list[dict]:
     """The synthetic data set, made once per work folder so a rerun sees the very same records."""
     from claimbridge.plugins.ehr_fhir.demo_data import demo_resources
 
@@ -86,7 +86,7 @@ def _demo_data(workdir: Path) -> list[dict]:
     return resources
 
 
-def _client_key(folder: Path) -> Path:
+def client_key(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     key_path = folder / "id_ed25519"
     if not key_path.exists():
@@ -124,7 +124,7 @@ def _free_or_zero(port: int | None) -> int:
     return port
 
 
-def _demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path) -> str:
+def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path) -> str:
     from claimbridge.plugins.ehr_fhir.demo_data import demo_code_map, demo_fee_schedule
 
     config = {
