@@ -1,0 +1,255 @@
+"""``type: fhir`` — a FHIR R4 REST server read with searches; one ``encounters`` stream."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from claimbridge import BadRecord, EhrSource, Record, RecordError, SourceError, Stream
+
+from .bundler import EncounterBundler, encounter_key
+from .client import FhirClient, redact
+from .codes import ProcedureCodeMap
+from .index import last_updated
+from .references import identifier_token, parse_reference
+from .settings import FhirSourceSettings
+
+log = logging.getLogger(__name__)
+
+#: how many pages a search for related resources may take before we stop following it
+MAX_RELATED_PAGES = 50
+#: HTTP statuses meaning "this server cannot do that search" (the related resource type is then skipped)
+UNSUPPORTED_SEARCH = (400, 403, 404, 405, 422, 501)
+
+
+def fhir_instant(moment: datetime) -> str:
+    """``2026-11-27T05:29:32.747Z``: UTC with milliseconds, truncated (so ``gt`` never skips a record)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _next_link(bundle: dict[str, Any]) -> str | None:
+    for link in bundle.get("link") or []:
+        if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
+            return link["url"]
+    return None
+
+
+def _page_resources(bundle: dict[str, Any], where: str) -> list[Any]:
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise SourceError(f"{where}: Bundle.entry is not a list")
+    resources = []
+    for entry in entries:
+        if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") in ("include", "outcome"):
+            continue
+        resources.append(entry.get("resource") if isinstance(entry, dict) else entry)
+    return resources
+
+
+class RestLookup:
+    """Reads, resolves and searches on the server, caching everything for one run."""
+
+    def __init__(self, client: FhirClient, page_size: int):
+        self.client = client
+        self.page_size = page_size
+        self._resources: dict[str, dict[str, Any] | None] = {}
+        self._searches: dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
+        self._unsupported: set[str] = set()
+
+    def _remember(self, resource: Any) -> None:
+        if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str) \
+                and isinstance(resource.get("id"), str):
+            self._resources[f"{resource['resourceType']}/{resource['id']}"] = resource
+
+    def read(self, key: str) -> dict[str, Any] | None:
+        if key not in self._resources:
+            resource_type, _, resource_id = key.partition("/")
+            resource = self.client.read(resource_type, resource_id)
+            self._resources[key] = resource if isinstance(resource, dict) else None
+        return self._resources[key]
+
+    def resolve(self, reference: dict[str, Any], expected_type: str | None = None) -> str | None:
+        text = reference.get("reference")
+        if isinstance(text, str):
+            parsed = parse_reference(text)
+            if parsed is None:
+                return None
+            if parsed.id:
+                if parsed.base and parsed.base.rstrip("/") != self.client.base_url:
+                    return None  # another server: we have no credentials for it
+                return parsed.key
+            matches = self.search(parsed.type, list(parsed.query))
+        else:
+            token = identifier_token(reference.get("identifier"))
+            wanted = reference.get("type") if isinstance(reference.get("type"), str) else expected_type
+            if not token or not wanted:
+                return None
+            matches = self.search(wanted, [("identifier", token)])
+        if len(matches) != 1:
+            return None
+        return f"{matches[0]['resourceType']}/{matches[0]['id']}"
+
+    def search(self, resource_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        cache_key = (resource_type, tuple(params))
+        if cache_key in self._searches:
+            return self._searches[cache_key]
+        if resource_type in self._unsupported:
+            return []
+        found: list[dict[str, Any]] = []
+        url, query = resource_type, [*params, ("_count", str(self.page_size))]
+        offset = 0
+        for _ in range(MAX_RELATED_PAGES):
+            bundle = self.client.get_json(url, query, tolerate=UNSUPPORTED_SEARCH)
+            if bundle is None:
+                log.warning("source %s: the server cannot search %s (%s); those resources are left out",
+                            self.client.source, resource_type, ", ".join(k for k, _ in params))
+                self._unsupported.add(resource_type)
+                return []
+            if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+                raise SourceError(f"source {self.client.source}: {redact(self.client.url(url), query)} "
+                                  f"did not answer a Bundle")
+            page = [r for r in _page_resources(bundle, url)
+                    if isinstance(r, dict) and r.get("resourceType") == resource_type]
+            found.extend(page)
+            next_link = _next_link(bundle)
+            if next_link:
+                url, query = next_link, None
+                continue
+            total = bundle.get("total")
+            offset += len(bundle.get("entry") or [])
+            if len(bundle.get("entry") or []) < self.page_size or (isinstance(total, int) and offset >= total):
+                break
+            url, query = resource_type, [*params, ("_count", str(self.page_size)), ("_offset", str(offset))]
+        for resource in found:
+            self._remember(resource)
+        self._searches[cache_key] = found
+        return found
+
+
+class EncounterStream(Stream):
+    """Finished encounters, oldest change first, each as an encounter bundle."""
+
+    name = "encounters"
+    primary_key = "id"
+    cursor_field = "meta.lastUpdated"
+    is_sorted = True
+
+    def __init__(self, source: FhirSource):
+        self.source = source
+        self.settings: FhirSourceSettings = source.settings
+        self.lookback = timedelta(minutes=self.settings.lookback_minutes)
+
+    def read(self, since: datetime | None, until: datetime) -> Iterator[Record | BadRecord]:
+        lookup = RestLookup(self.source.client, self.settings.page_size)
+        bundler = EncounterBundler(lookup, ProcedureCodeMap(self.settings.procedure_code_map),
+                                   base_url=self.settings.base_url)
+        for encounter in self.encounters(since, until):
+            key = encounter_key(encounter)
+            cursor = ((encounter.get("meta") or {}).get("lastUpdated") if isinstance(encounter, dict) else None)
+            cursor = cursor if isinstance(cursor, str) else None
+            try:
+                bundle = bundler.build(encounter)
+            except RecordError as exc:
+                log.warning("source %s: %s quarantined: %s (%s)", self.source.name, key, exc.reason, exc.field)
+                yield BadRecord(key=key, reason=exc.reason, field=exc.field, cursor=cursor, payload=encounter)
+                continue
+            yield Record(key=key, cursor=cursor, data=bundle)
+
+    def encounters(self, since: datetime | None, until: datetime) -> Iterator[Any]:
+        """The Encounters changed in (since, until], following ``link[next]`` or, without links, ``_offset``.
+
+        Offset paging restarts each page at the last timestamp seen (``_lastUpdated=ge…`` and an offset
+        counting the records already read at that timestamp), so an encounter updated while we page, which
+        leaves the result set, cannot shift a later one past us.
+        """
+        s = self.settings
+        client = self.source.client
+        low, high = (fhir_instant(since) if since else None), fhir_instant(until)
+        low_at, high_at = (last_updated({"meta": {"lastUpdated": low}}) if low else None), until
+        count = s.page_size
+        statuses = set(s.encounter_statuses)
+        fixed = [("status", ",".join(s.encounter_statuses)), ("_sort", "_lastUpdated"), ("_count", str(count))]
+
+        def query(lower: str | None, offset: int) -> list[tuple[str, str]]:
+            q = list(fixed)
+            if lower:
+                q.append(("_lastUpdated", lower))
+            q.append(("_lastUpdated", f"le{high}"))
+            if offset:
+                q.append(("_offset", str(offset)))
+            return q
+
+        url: str = "Encounter"
+        params: list[tuple[str, str]] | None = query(f"gt{low}" if low else None, 0)
+        page_offset, keyset = 0, True
+        base_origin = urlsplit(client.base_url)[:2]
+        seen: set[str] = set()
+        while True:
+            bundle = client.search(url, params)
+            where = f"source {self.source.name}: {redact(client.url(url), params)}"
+            resources = _page_resources(bundle, where)
+            stamps = [last_updated(r) if isinstance(r, dict) else None for r in resources]
+            for resource, stamp in zip(resources, stamps, strict=True):
+                if stamp is not None and ((low_at and stamp <= low_at) or stamp > high_at.astimezone(UTC)):
+                    continue  # a server that ignores _lastUpdated
+                if isinstance(resource, dict) and isinstance(resource.get("status"), str) \
+                        and resource["status"] not in statuses:
+                    continue  # a server that ignores status
+                key = encounter_key(resource)
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield resource
+            next_link = _next_link(bundle)
+            if next_link:
+                if urlsplit(next_link)[:2] != base_origin:
+                    raise SourceError(f"{where}: the next-page link points at another server "
+                                      f"({urlsplit(next_link).netloc}); fix the server's base URL setting")
+                url, params = next_link, None
+                continue
+            entries = len(bundle.get("entry") or [])
+            total = bundle.get("total")
+            if entries < count or (isinstance(total, int) and page_offset + entries >= total):
+                return
+            known = [st for st in stamps if st is not None]
+            if keyset and (len(known) != len(stamps) or known != sorted(known)):
+                log.warning("%s: results are not sorted by _lastUpdated; paging by plain _offset", where)
+                keyset = False
+            if keyset:
+                last = resources[-1]["meta"]["lastUpdated"]
+                ties = sum(1 for st in stamps if st == stamps[-1])
+                page_offset = ties + (page_offset if params and ("_lastUpdated", f"ge{last}") in params else 0)
+                url, params = "Encounter", query(f"ge{last}", page_offset)
+            else:
+                page_offset += entries
+                url, params = "Encounter", query(f"gt{low}" if low else None, page_offset)
+
+
+class FhirSource(EhrSource):
+    """A FHIR R4 server: Encounters and what they refer to, as encounter bundles."""
+
+    type_name = "fhir"
+    settings_model = FhirSourceSettings
+
+    def __init__(self, name: str, settings: FhirSourceSettings | dict[str, Any], *,
+                 sleep: Callable[[float], None] = time.sleep):
+        if not isinstance(settings, FhirSourceSettings):
+            settings = FhirSourceSettings.model_validate(settings)
+        super().__init__(name, settings)
+        self.client = FhirClient(name, settings, sleep=sleep)
+
+    def streams(self) -> list[Stream]:
+        return [EncounterStream(self)]
+
+    def check(self) -> None:
+        self.client.check()
+
+    def close(self) -> None:
+        self.client.close()
