@@ -199,7 +199,7 @@ def load_config(path: str | os.PathLike, plugins: PluginHost | None = None,
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError([f"file not found; create one from config/claimbridge.example.yaml"], label) from None
+        raise ConfigError(["file not found; create one from config/claimbridge.example.yaml"], label) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -125,25 +125,23 @@ def _free_or_zero(port: int | None) -> int:
 
 
 def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path) -> str:
-    from claimbridge.plugins.ehr_fhir.demo_data import demo_code_map, demo_fee_schedule
+    from claimbridge.plugins.ehr_fhir.demo_data import (
+        demo_code_map,
+        demo_fee_schedule,
+        demo_payer_settings,
+        demo_practice_settings,
+    )
 
     config = {
         "database": {"url": "sqlite:///claimbridge.db"},
         "workdir": ".",
-        "practice": {
-            "name": "Harbor Light Counseling Group",
-            "npi": "1234567893",
-            "tax_id": "123456789",
-            "taxonomy": "103T00000X",
-            "address": {"line": ["100 Harbor Way Suite 200"], "city": "Portland", "state": "ME",
-                        "postal_code": "041011234"},
-            "contact": {"name": "Billing Office", "phone": "2075550100", "email": "billing@example.org"},
-        },
-        "submitter": {"id": "CLAIMBRIDGE01", "name": "Harbor Light Counseling Group",
-                      "contact": {"name": "Billing Office", "phone": "2075550100"}},
+        "practice": demo_practice_settings(),
+        "submitter": {"id": "RIVERBEND01", "name": "Riverbend Counseling Group PLLC",
+                      "contact": {"name": "Billing Office", "phone": "2175550100"}},
         "claims": {
-            "pcn_prefix": "HL",
+            "pcn_prefix": "RB",
             "fee_schedule": {code: str(fee) for code, fee in demo_fee_schedule().items()},
+            "payers": demo_payer_settings(),
         },
         "sources": [{
             "name": "demo-fhir",
@@ -154,7 +152,7 @@ def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path
         "clearinghouses": [{
             "name": "sandbox",
             "type": "sftp",
-            "trading_partner": {"sender_id": "CLAIMBRIDGE01", "receiver_id": "SANDBOXCH",
+            "trading_partner": {"sender_id": "RIVERBEND01", "receiver_id": "SANDBOXCH",
                                 "receiver_name": "CLAIMBRIDGE SANDBOX CLEARINGHOUSE", "usage": "T"},
             "settings": {"host": "127.0.0.1", "port": sftp_port, "username": SFTP_USER,
                          "private_key_path": str(key_path), "known_hosts": str(known_hosts),
