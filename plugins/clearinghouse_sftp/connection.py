@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 
 import paramiko
+
 from claimbridge import AuthError, HostKeyError, TransmitError
 
 from .settings import SftpSettings

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 import paramiko
+
 from claimbridge import (
     ClaimbridgeError,
     Clearinghouse,
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 #: bytes per SFTP write request (paramiko splits anything larger at this size anyway)
 CHUNK = 32768
+#: writes in flight before waiting for the server's answers (1 MiB)
+WINDOW = 32
 
 
 class SftpClearinghouse(Clearinghouse):
@@ -222,14 +225,18 @@ class SftpClearinghouse(Clearinghouse):
 
     def _upload(self, sftp: paramiko.SFTPClient, temp: str, file: OutboundFile) -> None:
         content = file.content
-        remote = sftp.open(temp, "wb")
+        remote = sftp.open(temp, "wb", bufsize=0)
         written = 0
         try:
-            remote.set_pipelined(True)
-            for start in range(0, len(content), CHUNK):
+            for index, start in enumerate(range(0, len(content), CHUNK)):
+                # paramiko drops the answers to pipelined writes, errors included (a full disk would go
+                # unnoticed): every WINDOW-th write, and the last, is sent unpipelined, which makes paramiko
+                # read every answer still pending and raise the first error
+                last = start + CHUNK >= len(content)
+                remote.set_pipelined(not last and (index + 1) % WINDOW != 0)
                 remote.write(content[start:start + CHUNK])
                 written = min(start + CHUNK, len(content))
-            remote.close()  # waits for every pipelined write's answer
+            remote.close()
         except (OSError, EOFError, paramiko.SSHException) as exc:
             if self._connection_failed(exc):
                 raise

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from claimbridge import ConnectorSettings, Secret
 from pydantic import Field, field_validator, model_validator
+
+from claimbridge import ConnectorSettings, Secret
 
 
 @dataclass(frozen=True)
