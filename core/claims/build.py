@@ -19,6 +19,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pydantic import ValidationError
+
 from claimbridge.claims.identifiers import line_control_number
 from claimbridge.claims.money import CENT, USD, claim_from_json, claim_to_json, money, to_decimal
 from claimbridge.claims.systems import (
@@ -48,7 +50,6 @@ from claimbridge.claims.systems import (
 )
 from claimbridge.config import ClaimSettings, PayerSettings, PracticeSettings
 from claimbridge.errors import ClaimBuildError
-from pydantic import ValidationError
 
 __all__ = ["TIME_BASED_CODES", "build_claim", "claim_from_json", "claim_to_json", "validate_claim"]
 
@@ -69,6 +70,8 @@ _INACTIVE_PROCEDURE = {"not-done", "entered-in-error", "preparation"}
 _ICD_SHAPE = re.compile(r"^[A-Z][0-9][0-9A-Z](\.?[0-9A-Z]{1,4})?$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _NPI_SHAPE = re.compile(r"^\d{10}$")
+_PCN_SHAPE = re.compile(r"^[A-Z0-9]{1,17}$")
+_FHIR_STRING = re.compile(r"[ \r\n\t\S]+")
 
 
 def build_claim(bundle: dict, *, source: str, pcn: str, version: int, claim_settings: ClaimSettings,
@@ -86,6 +89,10 @@ def build_claim(bundle: dict, *, source: str, pcn: str, version: int, claim_sett
         raise ValueError(f"frequency must be one of {', '.join(FREQUENCIES)}, not {frequency!r}")
     if version < 1:
         raise ValueError(f"claim version {version} must be 1 or more")
+    if not isinstance(pcn, str) or not _PCN_SHAPE.match(pcn):
+        raise ValueError(f"PCN {pcn!r} is not 1-17 characters A-Z or 0-9; make it with identifiers.make_pcn")
+    if _fhir_string(source) != source:
+        raise ValueError(f"source name {source!r} is not usable in an identifier")
     builder = _ClaimBuilder(bundle)
     return builder.build(source=source, pcn=pcn, claim_settings=claim_settings, practice=practice,
                          created=created, frequency=frequency, payer_claim_number=payer_claim_number)
@@ -238,6 +245,58 @@ def _validate_once(resource: dict, record: str | None) -> None:
         _VALIDATED.popitem(last=False)
 
 
+_SHELLS: OrderedDict[str, None] = OrderedDict()
+_SHELLS_MAX = 4096
+_PLACEHOLDER = "X"
+_PLACEHOLDER_DATE = "2000-01-01"
+
+
+def _validate_built(claim: dict, record: str) -> None:
+    """Validate a Claim fresh from the builder, skipping what this process has already seen valid.
+
+    Contained resources are looked up whole. For the rest of the Claim the cache key leaves out the values the
+    builder made or checked itself (identifiers, dates, line control numbers, minutes, authorization and payer
+    claim numbers): two claims that differ only there are valid or invalid together, so the second is not
+    validated again. Anything else that differs (codes, modifiers, amounts, diagnoses …) is validated anew.
+    """
+    for resource in claim["contained"]:
+        _validate_once(resource, record)
+    shell = {k: v for k, v in claim.items() if k != "contained"}
+    key = claim_to_json(_normalized_shell(shell))
+    if key in _SHELLS:
+        _SHELLS.move_to_end(key)
+        return
+    _validate(shell, record)
+    _SHELLS[key] = None
+    if len(_SHELLS) > _SHELLS_MAX:
+        _SHELLS.popitem(last=False)
+
+
+def _normalized_shell(shell: dict) -> dict:
+    out = dict(shell)
+    out["identifier"] = [{**i, "value": _PLACEHOLDER} for i in shell["identifier"]]
+    out["created"] = _PLACEHOLDER_DATE
+    out["billablePeriod"] = {"start": _PLACEHOLDER_DATE, "end": _PLACEHOLDER_DATE}
+    if "related" in shell:
+        out["related"] = [{**r, "reference": {"value": _PLACEHOLDER}} for r in shell["related"]]
+    insurance = shell["insurance"][0]
+    if "preAuthRef" in insurance:
+        out["insurance"] = [{**insurance, "preAuthRef": [_PLACEHOLDER]}]
+    out["item"] = [{**item, "servicedDate": _PLACEHOLDER_DATE,
+                    "extension": [{"url": e["url"], "valueString" if "valueString" in e else "valueDecimal":
+                                   _PLACEHOLDER if "valueString" in e else 1} for e in item["extension"]]}
+                   for item in shell["item"]]
+    return out
+
+
+def _fhir_string(value: Any) -> str | None:
+    """``value`` stripped when it is a usable FHIR string (non-empty, no control characters), else None."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if value and _FHIR_STRING.fullmatch(value) else None
+
+
 def validate_claim(claim: dict, *, record: str | None = None) -> None:
     """Check ``claim`` against the fhir.resources R4B models; raise :class:`ClaimBuildError` naming the field.
 
@@ -325,6 +384,13 @@ class _ClaimBuilder:
         if service_date is None:
             raise self.error("the encounter has no start date; record the session date in the EHR",
                              "Encounter.period.start")
+        try:
+            date.fromisoformat(service_date)
+        except ValueError:
+            raise self.error(f"the encounter start date {service_date} is not a calendar date; correct it in "
+                             "the EHR", "Encounter.period.start") from None
+        if _fhir_string(self.record) != self.record:
+            raise self.error("the encounter id is not usable in an identifier", "Encounter.id")
 
         patient = self.resolve(enc.get("subject"), "Encounter.subject", "the patient", ("Patient",))
         contained = {"patient": self.person(patient, "patient", "Patient", require_birth_date=True)}
@@ -371,9 +437,8 @@ class _ClaimBuilder:
             total += net
 
         insurance: dict[str, Any] = {"sequence": 1, "focal": True, "coverage": {"reference": "#coverage"}}
-        prior_auth = [i["value"].strip() for i in enc.get("identifier") or ()
-                      if i.get("system") == PRIOR_AUTH_SYSTEM and isinstance(i.get("value"), str)
-                      and i["value"].strip()]
+        prior_auth = [_fhir_string(i.get("value")) for i in enc.get("identifier") or ()
+                      if i.get("system") == PRIOR_AUTH_SYSTEM and _fhir_string(i.get("value"))]
         if prior_auth:
             insurance["preAuthRef"] = prior_auth[:1]
 
@@ -402,13 +467,14 @@ class _ClaimBuilder:
             "priority": {"coding": [{"system": PROCESS_PRIORITY, "code": "normal"}]},
         }
         if frequency in ("7", "8"):
-            if not payer_claim_number or not payer_claim_number.strip():
+            payer_claim_number = _fhir_string(payer_claim_number)
+            if payer_claim_number is None:
                 kind = "replacement (7)" if frequency == "7" else "void (8)"
                 raise self.error(f"a {kind} claim needs the payer's claim number (277CA REF*1K or 835 CLP07) "
                                  "of the claim it corrects", "Claim.related.reference")
             claim["related"] = [{
                 "relationship": {"coding": [{"system": RELATED_CLAIM_RELATIONSHIP, "code": "prior"}]},
-                "reference": {"value": payer_claim_number.strip()},
+                "reference": {"value": payer_claim_number},
             }]
         claim["careTeam"] = care_team
         claim["diagnosis"] = [{"sequence": i, "diagnosisCodeableConcept": {"coding": [
@@ -417,7 +483,7 @@ class _ClaimBuilder:
         claim["item"] = items
         claim["total"] = {"value": total, "currency": USD}
 
-        validate_claim(claim, record=self.record)
+        _validate_built(claim, self.record)
         return claim
 
     # -- people and organizations

@@ -1,6 +1,7 @@
 import re
 
 import pytest
+
 from claimbridge.claims.identifiers import (
     MAX_VERSION,
     line_control_number,
