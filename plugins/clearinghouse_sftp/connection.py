@@ -63,10 +63,12 @@ def _load_private_key(settings: SftpSettings) -> paramiko.PKey | None:
     if settings.private_key_path is None:
         return None
     path = settings.private_key_path
-    passphrase = settings.private_key_passphrase.reveal() if settings.private_key_passphrase else None
+    # paramiko hands the passphrase to cryptography, which wants bytes
+    passphrase = settings.private_key_passphrase.reveal().encode() if settings.private_key_passphrase else None
     try:
         return paramiko.PKey.from_path(path, passphrase)
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError):
+        # paramiko passes cryptography's TypeError through for an OpenSSH-format key without passphrase
         raise AuthError(f"private key {path} is encrypted; set private_key_passphrase") from None
     except FileNotFoundError:
         raise AuthError(f"private key file {path} does not exist; fix private_key_path") from None

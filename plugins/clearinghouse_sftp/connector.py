@@ -162,8 +162,10 @@ class SftpClearinghouse(Clearinghouse):
 
     def _connection_failed(self, exc: BaseException) -> bool:
         """True when ``exc`` means the connection (not a single request) is unusable."""
-        if isinstance(exc, TimeoutError | paramiko.SSHException | paramiko.SFTPError):
-            return True  # after a timeout the request/answer pairing of the channel can't be trusted
+        if isinstance(exc, TimeoutError | ConnectionError | EOFError | paramiko.SSHException | paramiko.SFTPError):
+            # EOFError: the channel ended (paramiko may not have marked the transport dead yet); after a
+            # timeout the pairing of requests and answers on the channel can't be trusted any more
+            return True
         return self._session is None or not self._session.is_active()
 
     def _run(self, action: str, operation: Callable[[paramiko.SFTPClient], T]) -> T:
