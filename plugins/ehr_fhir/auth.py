@@ -10,6 +10,7 @@ from typing import Any
 
 import jwt
 import requests
+
 from claimbridge import AuthError, SourceError
 
 from .settings import BearerAuth, SmartBackendAuth

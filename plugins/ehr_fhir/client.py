@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import requests
+
 from claimbridge import AuthError, SourceError, TransientSourceError, __version__
 
 from .auth import SmartBackendTokens, TokenAuth, bearer_auth

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from claimbridge import ConnectorSettings, Secret
 from pydantic import Field, field_validator, model_validator
+
+from claimbridge import ConnectorSettings, Secret
 
 from .codes import BILLING_CODE
 

@@ -188,7 +188,7 @@ class EncounterStream(Stream):
 
         url: str = "Encounter"
         params: list[tuple[str, str]] | None = query(f"gt{low}" if low else None, 0)
-        page_offset, keyset = 0, True
+        page_offset, consumed, keyset = 0, 0, True
         base_origin = urlsplit(client.base_url)[:2]
         seen: set[str] = set()
         while True:
@@ -196,16 +196,18 @@ class EncounterStream(Stream):
             where = f"source {self.source.name}: {redact(client.url(url), params)}"
             resources = _page_resources(bundle, where)
             stamps = [last_updated(r) if isinstance(r, dict) else None for r in resources]
+            fresh = 0
             for resource, stamp in zip(resources, stamps, strict=True):
+                key = encounter_key(resource)
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh += 1
                 if stamp is not None and ((low_at and stamp <= low_at) or stamp > high_at.astimezone(UTC)):
                     continue  # a server that ignores _lastUpdated
                 if isinstance(resource, dict) and isinstance(resource.get("status"), str) \
                         and resource["status"] not in statuses:
                     continue  # a server that ignores status
-                key = encounter_key(resource)
-                if key in seen:
-                    continue
-                seen.add(key)
                 yield resource
             next_link = _next_link(bundle)
             if next_link:
@@ -215,9 +217,13 @@ class EncounterStream(Stream):
                 url, params = next_link, None
                 continue
             entries = len(bundle.get("entry") or [])
+            consumed += entries
             total = bundle.get("total")
             if entries < count or (isinstance(total, int) and page_offset + entries >= total):
                 return
+            if not fresh and page_offset:
+                raise SourceError(f"{where}: a full page with nothing new; the server seems to ignore _offset "
+                                  f"(use a server that returns Bundle.link next, or a larger page_size)")
             known = [st for st in stamps if st is not None]
             if keyset and (len(known) != len(stamps) or known != sorted(known)):
                 log.warning("%s: results are not sorted by _lastUpdated; paging by plain _offset", where)
@@ -228,7 +234,7 @@ class EncounterStream(Stream):
                 page_offset = ties + (page_offset if params and ("_lastUpdated", f"ge{last}") in params else 0)
                 url, params = "Encounter", query(f"ge{last}", page_offset)
             else:
-                page_offset += entries
+                page_offset = consumed
                 url, params = "Encounter", query(f"gt{low}" if low else None, page_offset)
 
 
