@@ -368,6 +368,11 @@ class _ClaimBuilder:
             raise self.error(f"{what} is a {resource['resourceType']}, expected {' or '.join(types)}", field)
         return resource
 
+    def refers_to(self, reference: dict | None, resource: dict) -> bool:
+        """Whether ``reference`` points at ``resource`` (by ``Type/id`` or by the entry's fullUrl)."""
+        ref = reference.get("reference") if isinstance(reference, dict) else None
+        return ref is not None and self.index.get(ref) is resource
+
     def key(self, resource: dict) -> str:
         return f"{resource['resourceType']}/{resource.get('id', '?')}"
 
@@ -517,7 +522,7 @@ class _ClaimBuilder:
         candidates = []
         for position, resource in enumerate(self.resources):
             if (resource["resourceType"] == "Coverage" and resource.get("status") == "active"
-                    and (resource.get("beneficiary") or {}).get("reference") == patient_key
+                    and self.refers_to(resource.get("beneficiary"), patient)
                     and _in_period(service_date, resource.get("period"))):
                 order = resource.get("order")
                 candidates.append((order if isinstance(order, int) else 1_000_000, position, resource))
@@ -536,26 +541,26 @@ class _ClaimBuilder:
             raise self.error(f"payer {self.key(payer)} has no payer id; add its NIIP identifier (the "
                              "clearinghouse payer id) in the EHR", "Organization.identifier")
 
-        relationship = self.relationship(coverage)
+        relationship = self.relationship(coverage, patient)
         subscriber_ref = (coverage.get("subscriber") or {}).get("reference")
+        subscriber_is_patient = subscriber_ref is None or self.refers_to(coverage["subscriber"], patient)
         subscriber = None
         if relationship != "self":
-            if subscriber_ref in (None, patient_key):
+            if subscriber_is_patient:
                 raise self.error(f"{where} says the patient is the subscriber's {relationship} but names no "
                                  "other subscriber; record the policy holder in the EHR", "Coverage.subscriber")
             subscriber = self.resolve(coverage["subscriber"], "Coverage.subscriber",
                                       f"the subscriber of {where}", ("Patient", "RelatedPerson"))
-        elif subscriber_ref not in (None, patient_key):
+        elif not subscriber_is_patient:
             raise self.error(f"{where} has relationship 'self' but names another subscriber; correct the "
                              "relationship to the subscriber in the EHR", "Coverage.relationship")
         return coverage, relationship, payer, payer_id, subscriber
 
-    def relationship(self, coverage: dict) -> str:
+    def relationship(self, coverage: dict, patient: dict) -> str:
         codes = _codes(coverage.get("relationship"), SUBSCRIBER_RELATIONSHIP)
         if not codes:
-            subscriber = (coverage.get("subscriber") or {}).get("reference")
-            beneficiary = (coverage.get("beneficiary") or {}).get("reference")
-            if subscriber in (None, beneficiary):
+            subscriber = coverage.get("subscriber")
+            if not (subscriber or {}).get("reference") or self.refers_to(subscriber, patient):
                 return "self"
             raise self.error(f"Coverage/{coverage.get('id', '?')} names a subscriber other than the patient "
                              "but no relationship to the subscriber; record it in the EHR",
@@ -723,10 +728,9 @@ class _ClaimBuilder:
                 "name": [_clone(name)]}
 
     def taxonomy(self, practitioner: dict, role: dict | None) -> str | None:
-        key = self.key(practitioner)
         roles = [role] if role is not None else []
         roles += [r for r in self.resources if r["resourceType"] == "PractitionerRole" and r is not role
-                  and (r.get("practitioner") or {}).get("reference") == key and r.get("active", True)]
+                  and self.refers_to(r.get("practitioner"), practitioner) and r.get("active", True)]
         for candidate in roles:
             for specialty in candidate.get("specialty") or ():
                 code = _first_code(specialty, NUCC)
@@ -854,15 +858,14 @@ class _ClaimBuilder:
         return unique[:MAX_DIAGNOSES]
 
     def lines(self) -> list[_Line]:
-        enc_key = self.record
         charges = [r for r in self.resources if r["resourceType"] == "ChargeItem"
-                   and (r.get("context") or {}).get("reference") == enc_key
+                   and self.refers_to(r.get("context"), self.encounter)
                    and r.get("status") not in _INACTIVE_CHARGE]
         if charges:
             return [self.charge_line(charge) for charge in charges]
         seen: list[str] = []
         procedures = [r for r in self.resources if r["resourceType"] == "Procedure"
-                      and (r.get("encounter") or {}).get("reference") == enc_key
+                      and self.refers_to(r.get("encounter"), self.encounter)
                       and r.get("status") not in _INACTIVE_PROCEDURE]
         lines = []
         for procedure in procedures:

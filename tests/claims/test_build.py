@@ -661,3 +661,28 @@ def test_build_claim_signature(bundle_of, claim_settings, practice):
     claim = build_claim(bundle_of("enc-001"), source="demo", pcn="CB0000001501", version=1,
                         claim_settings=claim_settings, practice=practice, created=TODAY)
     assert claim["identifier"][0]["value"] == "CB0000001501"
+
+
+def test_relationship_missing(bundle_of, build):
+    bundle = bundle_of("enc-001")
+    del resource(bundle, "Coverage/cov-01")["relationship"]
+    assert contained(build(bundle), "coverage")["relationship"]["coding"][0]["code"] == "self"
+    bundle = bundle_of("enc-015")
+    del resource(bundle, "Coverage/cov-04")["relationship"]
+    with pytest.raises(ClaimBuildError, match="no relationship") as caught:
+        build(bundle)
+    assert caught.value.field == "Coverage.relationship"
+
+
+def test_unusual_relationship_codes_become_other(bundle_of, build):
+    bundle = bundle_of("enc-015")
+    resource(bundle, "Coverage/cov-04")["relationship"]["coding"][0]["code"] = "parent"
+    assert contained(build(bundle), "coverage")["relationship"]["coding"][0]["code"] == "other"
+
+
+def test_self_with_another_subscriber_is_contradictory(bundle_of, build):
+    bundle = bundle_of("enc-015")
+    resource(bundle, "Coverage/cov-04")["relationship"]["coding"][0]["code"] = "self"
+    with pytest.raises(ClaimBuildError, match="relationship 'self'") as caught:
+        build(bundle)
+    assert caught.value.field == "Coverage.relationship"
