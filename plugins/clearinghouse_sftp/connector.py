@@ -43,8 +43,8 @@ class SftpClearinghouse(Clearinghouse):
     Connects lazily on first use and keeps the connection; before each operation a cached connection is
     probed with one request and replaced once if it died. Folders come from :attr:`SftpSettings.folders`.
 
-    Idempotency of :meth:`submit`: a file already in the upload folder under the same name *and size* is not
-    uploaded again. When the server lets us read it back (many upload folders are write-only), its SHA-256
+    Idempotency of :meth:`submit`: a file already in the upload folder (or in one of ``picked_up_dirs``) under
+    the same name *and size* is not uploaded again. When the server lets us read it back (many upload folders are write-only), its SHA-256
     must match too; a file of the same name with other content is never overwritten (:class:`FatalError`).
     Uploads go to ``<name><temp_suffix>`` and are renamed into place after their size is checked, so the
     clearinghouse never sees half a file. A temporary file left by an interrupted upload is removed by the
@@ -68,11 +68,13 @@ class SftpClearinghouse(Clearinghouse):
         temp = final + self.settings.temp_suffix
 
         def deliver(sftp: paramiko.SFTPClient) -> SubmitResult:
-            existing = _stat_or_none(sftp, final)
-            if existing is not None:
-                self._confirm_same_file(sftp, final, existing, file)
-                log.info("%s: %s is already on %s; not uploaded again", self.name, final, self.settings.endpoint)
-                return SubmitResult(remote_path=final, already_present=True)
+            for path in [final, *(posixpath.join(d, name) for d in self.settings.picked_up_dirs)]:
+                existing = _stat_or_none(sftp, path)
+                if existing is not None:
+                    self._confirm_same_file(sftp, path, existing, file)
+                    log.info("%s: %s is already on %s; not uploaded again", self.name, path,
+                             self.settings.endpoint)
+                    return SubmitResult(remote_path=path, already_present=True)
             if _stat_or_none(sftp, temp) is not None:
                 log.info("%s: removing %s left by an interrupted upload", self.name, temp)
                 sftp.remove(temp)
@@ -102,7 +104,11 @@ class SftpClearinghouse(Clearinghouse):
         path = posixpath.join(self.settings.folders.responses, self._checked_name(name))
 
         def download(sftp: paramiko.SFTPClient) -> bytes:
-            return _read_all(sftp, path)
+            try:
+                return _read_all(sftp, path)
+            except FileNotFoundError:
+                # taken away between listing and download; the next listing won't show it
+                raise TransmitError(f"{self.name} ({self.settings.endpoint}): {path} is no longer there") from None
 
         return self._run(f"downloading {path}", download)
 

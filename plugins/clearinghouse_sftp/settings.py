@@ -51,6 +51,9 @@ class SftpSettings(ConnectorSettings):
                                                         "(default: the preset's)")
     archive_dir: str | None = Field(None, description="folder read responses are moved to, created when "
                                                       "missing (default: the preset's)")
+    picked_up_dirs: tuple[str, ...] = Field((), description="folders the clearinghouse moves uploaded files "
+                                                          "into once it has taken them; a file of the same "
+                                                          "name and size there is not uploaded again")
     connect_timeout: float = Field(15.0, gt=0, description="seconds for TCP connect, SSH banner, "
                                                            "authentication and opening the SFTP channel")
     io_timeout: float = Field(60.0, gt=0, description="seconds to wait for any answer once connected")
@@ -63,6 +66,13 @@ class SftpSettings(ConnectorSettings):
     def _folder_not_blank(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
             raise ValueError("must not be empty; use '.' for the login folder")
+        return value
+
+    @field_validator("picked_up_dirs")
+    @classmethod
+    def _folders_not_blank(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(not folder.strip() for folder in value):
+            raise ValueError("folders must not be empty; use '.' for the login folder")
         return value
 
     @field_validator("temp_suffix")

@@ -201,3 +201,21 @@ def test_stop_closes_open_connections(sandbox, sandbox_settings):
     time.sleep(0.05)
     with pytest.raises(TransmitError):
         clearinghouse.list_inbound()
+
+
+def test_file_the_clearinghouse_already_took_is_not_sent_again(sandbox, sandbox_settings):
+    file = upload(name="taken.837")
+    processed = sandbox.root / "inbound" / "processed"
+    processed.mkdir()
+    (processed / file.name).write_bytes(file.content)
+    with SftpClearinghouse("s", sandbox_settings(picked_up_dirs=["inbound/processed"])) as clearinghouse:
+        result = clearinghouse.submit(file)
+    assert result.already_present is True
+    assert result.remote_path == "inbound/processed/taken.837"
+    assert not (sandbox.root / "inbound" / file.name).exists()
+
+
+def test_fetching_a_vanished_response_is_retryable(sandbox_settings):
+    with SftpClearinghouse("s", sandbox_settings()) as clearinghouse, \
+            pytest.raises(TransmitError, match="no longer there"):
+        clearinghouse.fetch("gone.999")

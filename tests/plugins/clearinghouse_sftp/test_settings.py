@@ -69,6 +69,7 @@ def test_known_hosts_is_required():
 @pytest.mark.parametrize("changes", [
     {"preset": "availity"}, {"port": 0}, {"port": 70000}, {"connect_timeout": 0}, {"io_timeout": -1},
     {"keepalive_seconds": -1}, {"temp_suffix": ""}, {"temp_suffix": "/x"}, {"upload_dir": " "},
+    {"picked_up_dirs": [""]},
 ])
 def test_invalid_values(changes):
     with pytest.raises(ValidationError):

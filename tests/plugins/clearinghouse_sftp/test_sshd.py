@@ -6,6 +6,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import signal
 import subprocess
 import threading
 import time
@@ -162,6 +163,26 @@ def test_lost_idle_connection_is_replaced_before_the_next_operation(sshd_server,
         assert sshd_server.kill_sessions() > 0
         time.sleep(0.1)
         assert [f.name for f in clearinghouse.list_inbound()] == ["r1.999"]
+
+
+def test_hung_server_gives_a_timely_transmit_error(sshd_server, sshd_settings):
+    """Every sshd process is stopped (SIGSTOP): the probe and the reconnect must time out, not hang."""
+    clearinghouse = SftpClearinghouse("ch", sshd_settings(connect_timeout=1, io_timeout=1))
+    clearinghouse.list_inbound()
+    frozen = [sshd_server.pid, *sshd_server.session_pids()]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(TransmitError):
+            clearinghouse.list_inbound()
+        assert time.monotonic() - started < 6
+    finally:
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    assert clearinghouse.list_inbound() == []  # the server is back: a fresh connection works
+    clearinghouse.close()
 
 
 @pytest.fixture
