@@ -46,6 +46,7 @@ class ScriptedServer:
     def __init__(self, script: Script):
         self.script = script
         self.requests: list[SeenRequest] = []
+        self.errors: list[Exception] = []
         self._stop = threading.Event()
         server = self
 
@@ -65,7 +66,11 @@ class ScriptedServer:
                 seen = SeenRequest(self.command, parts.path, parse_qsl(parts.query, keep_blank_values=True),
                                    {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length))
                 server.requests.append(seen)
-                reply = server.script(seen)
+                try:
+                    reply = server.script(seen)
+                except Exception as exc:  # noqa: BLE001 - a failed check in a script becomes a visible 500
+                    server.errors.append(exc)
+                    reply = Reply(500, f"script failed: {exc!r}", content_type="text/plain")
                 if reply.delay:
                     server._stop.wait(reply.delay)
                 data = reply.payload()
