@@ -85,11 +85,11 @@ class Problem:
         where = [f"loop {self.loop_id}"] if self.loop_id else []
         if self.pcn:
             where.append(f"PCN {self.pcn}")
-        head = "file" if self.segment_index is None else f"segment {self.segment_index} {self.segment_id or ''}"
-        head = head.rstrip() + (f" ({', '.join(where)})" if where else "")
-        element = f" {self.element}" if self.element else ""
+        head = "" if self.segment_index is None else f"segment {self.segment_index} {self.segment_id or ''}"
+        head = (head.rstrip() + (f" ({', '.join(where)})" if where else "")).strip()
+        head += f" {self.element}" if self.element else ""
         text = self.redacted_message() if redact else self.message
-        return f"{head}{element}: {text}"
+        return f"{head.strip()}: {text}" if head.strip() else text
 
 
 @dataclass

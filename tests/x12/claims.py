@@ -39,10 +39,13 @@ def _address(line: str, city: str, state: str, postal: str) -> list[dict]:
 
 def person(local_id: str, family: str, given: list[str], birth: str, gender: str,
            resource_type: str = "Patient") -> dict:
-    return {"resourceType": resource_type, "id": local_id, "name": [{"family": family, "given": given}],
-            "birthDate": birth, "gender": gender,
-            "address": [{"use": "home", "line": ["12 Elm St", "Apt 3"], "city": "Springfield", "state": "IL",
-                         "postalCode": "62704"}]}
+    resource = {"resourceType": resource_type, "id": local_id, "name": [{"family": family, "given": given}],
+                "birthDate": birth, "gender": gender,
+                "address": [{"use": "home", "line": ["12 Elm St", "Apt 3"], "city": "Springfield",
+                             "state": "IL", "postalCode": "62704"}]}
+    if resource_type == "RelatedPerson":
+        resource["patient"] = {"reference": "#patient"}
+    return resource
 
 
 def billing_org(npi: str = GROUP_NPI, name: str = "Lakeside Counseling Group",
