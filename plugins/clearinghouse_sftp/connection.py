@@ -64,7 +64,8 @@ def _load_private_key(settings: SftpSettings) -> paramiko.PKey | None:
         return None
     path = settings.private_key_path
     # paramiko hands the passphrase to cryptography, which wants bytes
-    passphrase = settings.private_key_passphrase.reveal().encode() if settings.private_key_passphrase else None
+    secret = settings.private_key_passphrase
+    passphrase = secret.reveal().encode() if secret else None
     try:
         return paramiko.PKey.from_path(path, passphrase)
     except (paramiko.PasswordRequiredException, TypeError):

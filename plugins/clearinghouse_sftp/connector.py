@@ -43,9 +43,10 @@ class SftpClearinghouse(Clearinghouse):
     Connects lazily on first use and keeps the connection; before each operation a cached connection is
     probed with one request and replaced once if it died. Folders come from :attr:`SftpSettings.folders`.
 
-    Idempotency of :meth:`submit`: a file already in the upload folder (or in one of ``picked_up_dirs``) under
-    the same name *and size* is not uploaded again. When the server lets us read it back (many upload folders are write-only), its SHA-256
-    must match too; a file of the same name with other content is never overwritten (:class:`FatalError`).
+    Idempotency of :meth:`submit`: a file already in the upload folder (or in one of ``picked_up_dirs``)
+    under the same name *and size* is not uploaded again. When the server lets us read it back (many upload
+    folders are write-only), its SHA-256 must match too; a file of the same name with other content is never
+    overwritten (:class:`FatalError`).
     Uploads go to ``<name><temp_suffix>`` and are renamed into place after their size is checked, so the
     clearinghouse never sees half a file. A temporary file left by an interrupted upload is removed by the
     next submit of that file.
@@ -108,13 +109,16 @@ class SftpClearinghouse(Clearinghouse):
                 return _read_all(sftp, path)
             except FileNotFoundError:
                 # taken away between listing and download; the next listing won't show it
-                raise TransmitError(f"{self.name} ({self.settings.endpoint}): {path} is no longer there") from None
+                raise TransmitError(f"{self.name} ({self.settings.endpoint}): {path} is no longer there"
+                                    ) from None
 
         return self._run(f"downloading {path}", download)
 
     def archive(self, name: str) -> None:
-        """Move a response into the archive folder (created when missing). Archiving a file that is already
-        archived does nothing; an archived file of the same name is kept and the new one gets a time suffix."""
+        """Move a response into the archive folder (created when missing).
+
+        Archiving a file that is already archived does nothing; an archived file of the same name is kept
+        and the new one gets a time suffix."""
         name = self._checked_name(name)
         folders = self.settings.folders
         source = posixpath.join(folders.responses, name)
@@ -140,8 +144,9 @@ class SftpClearinghouse(Clearinghouse):
             for key, folder in (("upload_dir", folders.upload), ("responses_dir", folders.responses)):
                 attrs = _stat_or_none(sftp, folder)
                 if attrs is None or not stat.S_ISDIR(attrs.st_mode or 0):
-                    raise FatalError(f"{self.name}: folder {folder!r} does not exist on {self.settings.endpoint}"
-                                     f"; fix {key} or the preset ({self.settings.preset})")
+                    raise FatalError(f"{self.name}: folder {folder!r} does not exist on "
+                                     f"{self.settings.endpoint}; fix {key} or the preset "
+                                     f"({self.settings.preset})")
 
         self._run("checking folders", folders_exist)
 
@@ -168,7 +173,8 @@ class SftpClearinghouse(Clearinghouse):
 
     def _connection_failed(self, exc: BaseException) -> bool:
         """True when ``exc`` means the connection (not a single request) is unusable."""
-        if isinstance(exc, TimeoutError | ConnectionError | EOFError | paramiko.SSHException | paramiko.SFTPError):
+        if isinstance(exc, TimeoutError | ConnectionError | EOFError | paramiko.SSHException
+                      | paramiko.SFTPError):
             # EOFError: the channel ended (paramiko may not have marked the transport dead yet); after a
             # timeout the pairing of requests and answers on the channel can't be trusted any more
             return True

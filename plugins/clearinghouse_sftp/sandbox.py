@@ -55,9 +55,10 @@ class SandboxClearinghouse:
     :param posix_rename: False emulates a server without the posix-rename@openssh.com extension.
     """
 
-    def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0, username: str = "claimbridge",
-                 password: str | None = None, authorized_key_paths: Iterable[Path | str] = (), *,
-                 max_bytes: int | None = None, drop_after_bytes: int | None = None, posix_rename: bool = True):
+    def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0,
+                 username: str = "claimbridge", password: str | None = None,
+                 authorized_key_paths: Iterable[Path | str] = (), *, max_bytes: int | None = None,
+                 drop_after_bytes: int | None = None, posix_rename: bool = True):
         self.root = Path(root).absolute()
         self.host = host
         self.username = username
@@ -142,7 +143,8 @@ class SandboxClearinghouse:
 
     def known_hosts_line(self) -> str:
         """The known_hosts entry pinning this sandbox's host key (``[host]:port`` unless port 22)."""
-        return f"{known_hosts_name(self.host, self.port)} {self.host_key.get_name()} {self.host_key.get_base64()}"
+        key = self.host_key
+        return f"{known_hosts_name(self.host, self.port)} {key.get_name()} {key.get_base64()}"
 
     def write_known_hosts(self, path: Path | str) -> Path:
         """Pin the host key in ``path``: other hosts' entries are kept, this host's entry is replaced."""
@@ -266,7 +268,8 @@ def serve(root: Path | str, host: str = "127.0.0.1", port: int = 2222, username:
     sandbox.start()
     known_hosts = sandbox.write_known_hosts(sandbox.root / PRIVATE_FOLDER / "known_hosts")
     layout = PRESETS["generic"]
-    auth = " and ".join(m for m, on in (("password", password), ("public key", sandbox.authorized_keys)) if on)
+    methods = (("password", password), ("public key", sandbox.authorized_keys))
+    auth = " and ".join(method for method, enabled in methods if enabled)
     echo(f"sandbox clearinghouse listening on {sandbox.host}:{sandbox.port} (user {username!r}, {auth})")
     echo(f"root {sandbox.root}: upload to {layout.upload}/, responses in {layout.responses}/, "
          f"archive in {layout.archive}/")

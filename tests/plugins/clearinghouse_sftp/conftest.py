@@ -17,7 +17,7 @@ SANDBOX_PASSWORD = "sandbox-password"
 
 @pytest.fixture
 def sshd_settings(sshd_server):
-    """Factory of settings for the sshd server, folders ``inbound``/``outbound``/``archive`` under its root."""
+    """Factory of settings for the sshd server; folders ``inbound``, ``outbound``, ``archive`` in its root."""
     root = sshd_server.root
     for folder in ("inbound", "outbound"):
         (root / folder).mkdir(exist_ok=True)
