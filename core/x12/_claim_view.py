@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from claimbridge.claims import systems
@@ -186,7 +186,8 @@ class ClaimView:
         if amount is None:
             raise self.fail(field, "the amount is missing")
         try:
-            return to_decimal(amount)
+            # to cents here, so CLM02 and the SV102s that must add up to it are rounded alike
+            return to_decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
         except InvalidOperation:
             raise self.fail(field, "the amount is not a number") from None
 

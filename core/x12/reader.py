@@ -38,6 +38,8 @@ __all__ = [
 ]
 
 _NEWLINES = "\r\n"
+# what may sit between segments besides newlines: NUL padding, a DOS end-of-file mark, form feeds
+_FILLER = " \t\r\n\x00\x1a\x0b\x0c"
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
 # how far past "ISA" the sixteenth element separator may be (a padded ISA has it at 103)
 _ISA_SEARCH = 200
@@ -104,6 +106,9 @@ class Segment:
     def __len__(self) -> int:
         return len(self.elements)
 
+    def __bool__(self) -> bool:  # a segment without elements (``LE``) is still a segment
+        return True
+
     def components(self, position: int) -> list[str]:
         """The components of a composite element, ``["HC", "90837", "95"]`` for ``HC:90837:95``."""
         value = self[position]
@@ -152,7 +157,7 @@ def decode_x12(data: bytes | str) -> str:
 
 
 def _skip_space(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos].isspace():
+    while pos < len(text) and (text[pos].isspace() or text[pos] in _FILLER):
         pos += 1
     return pos
 
@@ -265,7 +270,7 @@ def iter_segments(data: bytes | str, *, name: str = "<memory>") -> Iterator[Segm
             raw = text[pos:end].replace("\r", "").replace("\n", "")
             next_pos = end + 1
         start, pos = pos, next_pos
-        if not raw.strip():
+        if not raw.strip(_FILLER):
             continue
         parts = raw.split(delimiters.element)
         seg_id = parts[0].strip()

@@ -348,14 +348,23 @@ def _transaction_name(segments: list[Segment]) -> str | None:
 
 
 def _read(data: bytes | str | os.PathLike[str], name: str | None) -> tuple[bytes | str, str]:
+    if isinstance(data, str) and _looks_like_path(data):
+        data = Path(data)
     if isinstance(data, os.PathLike):
         path = Path(data)
         return path.read_bytes(), name or str(path)
     return data, name or "<memory>"
 
 
+def _looks_like_path(text: str) -> bool:
+    """A short one-line string naming an existing file (X12 text never does: it starts with ISA)."""
+    return (len(text) < 1024 and "\n" not in text and not text.lstrip("\ufeff \t").startswith(("ISA", "GS", "ST"))
+            and os.path.isfile(text))
+
+
 def validate_x12(data: bytes | str | os.PathLike[str], *, name: str | None = None) -> ValidationReport:
-    """Validate X12 ``data`` (text, bytes, or a path given as :class:`os.PathLike`) with pyx12.
+    """Validate X12 ``data`` with pyx12: X12 text, bytes, or a file (a :class:`os.PathLike`, or a one-line string
+    naming an existing file). ``name`` labels the data in problems (default: the path or ``<memory>``).
 
     Never raises for bad data: text that is not X12 gives a report with one ``syntax`` problem.
     """
@@ -380,6 +389,11 @@ def validate_x12(data: bytes | str | os.PathLike[str], *, name: str | None = Non
             errh, extra = _walk(text, info)
         except (pyx12.errors.X12Error, pyx12.errors.EngineError) as exc:
             problems.append(Problem("error", None, None, None, None, "pyx12", f"pyx12 could not read it: {exc}"))
+            return ValidationReport(False, problems, transaction)
+        except Exception as exc:  # a pyx12 bug on odd input must not take the caller down; the file is unproven
+            problems.append(Problem("error", None, None, None, None, "pyx12-failure",
+                                    f"pyx12 failed while validating ({type(exc).__name__}: {exc}); treat the "
+                                    f"file as unvalidated"))
             return ValidationReport(False, problems, transaction)
         collector = _ProblemCollector(info)
         errh.accept(collector)

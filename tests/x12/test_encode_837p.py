@@ -287,3 +287,13 @@ def test_batch_level_errors():
     with pytest.raises(ValueError, match="isa13"):
         dataclasses.replace(ENVELOPE, isa13=1_000_000_000)
     assert isinstance(ENVELOPE, Envelope)
+
+
+def test_amounts_beyond_cents_are_rounded_alike_on_lines_and_total():
+    claim = make_claim("CBROUND01", extra_lines=(("90785", "20", (1,)),))
+    claim["item"][0]["net"]["value"] = Decimal("150.005")
+    claim["item"][1]["net"]["value"] = Decimal("20.005")
+    claim["total"]["value"] = Decimal("170.02")
+    segments = encode([claim]).claim_segments["CBROUND01"]
+    assert segments[0].startswith("CLM*CBROUND01*170.02*")
+    assert "SV1*HC:90837*150.01*UN*1***1~" in segments and "SV1*HC:90785*20.01*UN*1***1~" in segments

@@ -156,3 +156,10 @@ def test_broken_isa_and_bad_segment_id():
     with pytest.raises(X12SyntaxError, match="segment 4 has no valid segment id") as caught:
         list(iter_segments(bad, name="x.835"))
     assert caught.value.offset == bad.index("clp")
+
+
+def test_dos_end_of_file_mark_and_nul_padding_are_ignored():
+    text = _interchange(Delimiters()) + "\r\n\x1a\x00\x00"
+    segments = list(iter_segments(text))
+    assert segments[-1].id == "IEA"
+    assert all(segments)  # a segment is truthy even without elements

@@ -144,3 +144,12 @@ def test_corpus_files_never_crash_the_wrapper(path):
     assert report.ok == (not any(p.severity == "error" for p in report.problems))
     for problem in report.problems:
         assert problem.severity in ("error", "warning") and problem.message
+
+
+def test_a_path_given_as_a_string_is_read(week_text, tmp_path):
+    path = tmp_path / "week.837"
+    path.write_text(week_text)
+    report = validate_x12(str(path))
+    assert report.ok and report.transaction == "837P"
+    with pytest.raises(X12ValidationError, match=r"^custom\.837: "):
+        require_valid(week_text.replace("SV1*HC:90837*150*UN*", "SV1*HC:90837*150*ZZ*"), name="custom.837")
