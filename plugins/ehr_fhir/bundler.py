@@ -6,7 +6,6 @@ source (lookups hit an in-memory index), so both yield identical bundles.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import re
@@ -88,6 +87,11 @@ _FIELD_TYPES = {"subject": "Patient", "patient": "Patient", "beneficiary": "Pati
 _FIELD_NAME = re.compile(r"\[\d+\]$")
 
 
+def _copy(resource: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy; resources are plain JSON, and a JSON round trip is several times faster than deepcopy."""
+    return json.loads(json.dumps(resource))
+
+
 def _target_type(reference: dict[str, Any]) -> str | None:
     text = reference.get("reference")
     if isinstance(text, str):
@@ -116,7 +120,7 @@ class _Assembly:
         self.lookup = bundler.lookup
         self.code_map = bundler.code_map
         self.base_url = bundler.base_url
-        self.encounter = copy.deepcopy(encounter)
+        self.encounter = _copy(encounter)
         self.key = f"Encounter/{encounter['id']}"
         self.included: dict[str, dict[str, Any]] = {}
         self.aliases: dict[str, str] = {}
@@ -171,7 +175,7 @@ class _Assembly:
             return None
         key = f"{resource['resourceType']}/{resource['id']}"
         if key not in self.included:
-            self.included[key] = copy.deepcopy(resource)
+            self.included[key] = _copy(resource)
         return key
 
     def follow(self, reference: dict[str, Any], expected_type: str | None) -> str | None:

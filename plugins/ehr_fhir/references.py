@@ -50,7 +50,7 @@ def iter_references(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, 
     """Yield ``(path, reference_object)`` for every Reference-shaped dict inside ``node`` (depth first).
 
     A Reference is a dict with a string ``reference`` or an ``identifier`` dict (a logical reference) and no
-    ``resourceType``. Contained resources are skipped: their references are local to them.
+    ``resourceType``. Contained resources and narratives are skipped.
     """
     if isinstance(node, dict):
         is_reference = "resourceType" not in node and (
@@ -60,8 +60,8 @@ def iter_references(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, 
             yield path, node
             return
         for key, value in node.items():
-            if key == "contained":
-                continue
+            if key == "contained" or (key == "text" and isinstance(value, dict) and "div" in value):
+                continue  # contained resources refer locally; a narrative holds no references
             yield from iter_references(value, f"{path}.{key}" if path else key)
     elif isinstance(node, list):
         for index, value in enumerate(node):

@@ -12,7 +12,7 @@ BULK_SAMPLE = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "fhir"
     "smart-on-fhir__sample-bulk-fhir-datasets"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def bulk_sample() -> Path:
     """The SMART sample Bulk Data export (Synthea, conditional references); skip when the corpus is absent."""
     if not (BULK_SAMPLE / "Encounter.000.ndjson").is_file():
