@@ -251,13 +251,27 @@ def _cache_key(node: Any) -> str:
 
 def _validate_once(resource: dict, record: str | None) -> None:
     key = _cache_key(resource)
-    if key in _VALIDATED:
-        _VALIDATED.move_to_end(key)
+    if _remembered(_VALIDATED, key):
         return
     _validate(resource, record)
-    _VALIDATED[key] = None
-    if len(_VALIDATED) > _VALIDATED_MAX:
-        _VALIDATED.popitem(last=False)
+    _remember(_VALIDATED, key, _VALIDATED_MAX)
+
+
+def _remembered(cache: OrderedDict[str, None], key: str) -> bool:
+    try:
+        cache.move_to_end(key)
+    except KeyError:  # not there (or evicted by another thread just now)
+        return False
+    return True
+
+
+def _remember(cache: OrderedDict[str, None], key: str, limit: int) -> None:
+    cache[key] = None
+    while len(cache) > limit:
+        try:
+            cache.popitem(last=False)
+        except KeyError:  # another thread emptied it first
+            break
 
 
 _SHELLS: OrderedDict[str, None] = OrderedDict()
@@ -278,13 +292,10 @@ def _validate_built(claim: dict, record: str) -> None:
         _validate_once(resource, record)
     shell = {k: v for k, v in claim.items() if k != "contained"}
     key = _cache_key(_normalized_shell(shell))
-    if key in _SHELLS:
-        _SHELLS.move_to_end(key)
+    if _remembered(_SHELLS, key):
         return
     _validate(shell, record)
-    _SHELLS[key] = None
-    if len(_SHELLS) > _SHELLS_MAX:
-        _SHELLS.popitem(last=False)
+    _remember(_SHELLS, key, _SHELLS_MAX)
 
 
 def _normalized_shell(shell: dict) -> dict:
