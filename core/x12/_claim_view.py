@@ -135,8 +135,9 @@ class ClaimView:
         addresses = resource.get("address") or []
         if isinstance(addresses, Mapping):  # Location.address is a single Address
             addresses = [addresses]
-        chosen = next((a for a in addresses if a.get("use") in (None, "home", "work", "billing")
-                       and a.get("line")), None)
+        usable = [a for a in addresses if isinstance(a, Mapping) and a.get("line")]
+        chosen = next((a for a in usable if a.get("use") in (None, "home", "work", "billing")),
+                      usable[0] if usable else None)
         if chosen is None:
             if required:
                 raise self.fail(f"{field}.address", "a street address is missing; the 837P requires it")

@@ -87,6 +87,11 @@ class Envelope:
         for name in ("sender_id", "receiver_id", "gs_sender", "gs_receiver"):
             if not 2 <= len(getattr(self, name)) <= 15:
                 problems.append(f"{name} must be 2 to 15 characters")
+        for name in ("sender_qualifier", "sender_id", "receiver_qualifier", "receiver_id", "gs_sender",
+                     "gs_receiver"):
+            value = getattr(self, name)
+            if not all(" " <= ch <= "~" for ch in value) or any(ch in "*:^~" for ch in value):
+                problems.append(f"{name} must be printable ASCII without X12 delimiters (* : ^ ~)")
         if self.created.tzinfo is None:
             problems.append("created must be a timezone-aware datetime")
         if problems:

@@ -297,3 +297,23 @@ def test_amounts_beyond_cents_are_rounded_alike_on_lines_and_total():
     segments = encode([claim]).claim_segments["CBROUND01"]
     assert segments[0].startswith("CLM*CBROUND01*170.02*")
     assert "SV1*HC:90837*150.01*UN*1***1~" in segments and "SV1*HC:90785*20.01*UN*1***1~" in segments
+
+
+def test_round_trip_reader_and_writer_give_the_same_bytes(week):
+    from claimbridge.x12.writer import serialize_segment
+
+    def elements(seg):
+        if seg.id == "ISA":
+            return seg.elements
+        return [tuple(seg.components(n)) if seg.delimiters.component in value else value
+                for n, value in enumerate(seg.elements, start=1)]
+
+    rebuilt = "".join(serialize_segment(seg.id, elements(seg), seg.delimiters) + "~\n"
+                      for seg in iter_segments(week.text))
+    assert rebuilt == week.text
+    assert week.text.isascii()
+
+
+def test_envelope_ids_cannot_carry_delimiters():
+    with pytest.raises(ValueError, match="sender_id must be printable ASCII"):
+        dataclasses.replace(ENVELOPE, sender_id="ACME*01")
