@@ -92,7 +92,8 @@ class FhirClient:
             return None
         if response.status_code >= 400:
             raise SourceError(f"source {self.source}: {redact(url, params)} answered HTTP "
-                              f"{response.status_code}{_outcome_text(response)}")
+                              f"{response.status_code} ({response.headers.get('Content-Type') or 'no Content-Type'})"
+                              f"{_outcome_text(response)}")
         return self._json(response, url, params)
 
     def read(self, resource_type: str, resource_id: str) -> dict[str, Any] | None:
@@ -159,7 +160,7 @@ class FhirClient:
             return response
 
     def _post_form(self, url: str, form: dict[str, str]) -> requests.Response:
-        return self._send("POST", url, data=form, auth=None)
+        return self._send("POST", url, data=form, auth=None, headers={"Accept": "application/json"})
 
     def _send(self, method: str, url: str, *, auth: TokenAuth | None, **kwargs: Any) -> requests.Response:
         """Send with retries on 408/429/5xx and network errors; return the first other response."""

@@ -132,7 +132,7 @@ class FhirSandbox:
         page = matches[offset:offset + count]
         url = f"{self.base_url}/{resource_type}"
         links = [{"relation": "self", "url": f"{url}?{urlencode(query)}"}]
-        if offset + count < len(matches):
+        if count and offset + count < len(matches):
             links.append({"relation": "next",
                           "url": f"{url}?{urlencode([*criteria, ('_count', count), ('_offset', offset + count)])}"})
         return {"resourceType": "Bundle", "id": uuid.uuid4().hex, "type": "searchset", "total": len(matches),

@@ -14,7 +14,7 @@ from claimbridge import BadRecord, EhrSource, Record, RecordError, SourceError, 
 from .bundler import EncounterBundler, encounter_key
 from .client import FhirClient, redact
 from .codes import ProcedureCodeMap
-from .index import last_updated
+from .index import last_updated, parse_instant
 from .references import identifier_token, parse_reference
 from .settings import FhirSourceSettings
 
@@ -171,8 +171,9 @@ class EncounterStream(Stream):
         """
         s = self.settings
         client = self.source.client
+        until = until if until.tzinfo else until.replace(tzinfo=UTC)
         low, high = (fhir_instant(since) if since else None), fhir_instant(until)
-        low_at, high_at = (last_updated({"meta": {"lastUpdated": low}}) if low else None), until
+        low_at, high_at = (parse_instant(low) if low else None), until
         count = s.page_size
         statuses = set(s.encounter_statuses)
         fixed = [("status", ",".join(s.encounter_statuses)), ("_sort", "_lastUpdated"), ("_count", str(count))]
@@ -203,7 +204,7 @@ class EncounterStream(Stream):
                     continue
                 seen.add(key)
                 fresh += 1
-                if stamp is not None and ((low_at and stamp <= low_at) or stamp > high_at.astimezone(UTC)):
+                if stamp is not None and ((low_at and stamp <= low_at) or stamp > high_at):
                     continue  # a server that ignores _lastUpdated
                 if isinstance(resource, dict) and isinstance(resource.get("status"), str) \
                         and resource["status"] not in statuses:

@@ -111,3 +111,16 @@ def test_sandbox_ports_are_free_ports_and_stop_releases_them():
         second.stop()
     with FhirSandbox(port=port) as again:
         assert again.base_url == f"http://127.0.0.1:{port}/fhir/R4"
+
+
+def test_related_resources_are_fetched_once_per_run(fhir_sandbox):
+    with FhirSource("sandbox", {"base_url": fhir_sandbox.base_url}) as source:
+        stream = source.streams()[0]
+        list(stream.read(None, now()))
+        reads = [line for line in fhir_sandbox.requests if line.startswith("GET /fhir/R4/Organization/org-practice")]
+        assert len(reads) == 1
+        coverage_searches = [line for line in fhir_sandbox.requests if "Coverage?beneficiary=Patient%2Fpat-01" in line]
+        assert len(coverage_searches) == 1
+        list(stream.read(None, now()))  # a new run starts with an empty cache
+    reads = [line for line in fhir_sandbox.requests if line.startswith("GET /fhir/R4/Organization/org-practice")]
+    assert len(reads) == 2
