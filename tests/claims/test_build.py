@@ -392,13 +392,13 @@ def test_unresolved_conditional_reference_hides_its_identifier(bundle_of, build)
 def test_diagnoses_by_rank(bundle_of, build):
     def codes(claim):
         return [d["diagnosisCodeableConcept"]["coding"][0]["code"] for d in claim["diagnosis"]]
-    assert codes(build(bundle_of("enc-016"))) == ["F90.0", "Z63.0"]
-    assert codes(build(bundle_of("enc-017"))) == ["Z63.0", "F90.0"]
+    assert codes(build(bundle_of("enc-016"))) == ["F90.0", "Z62.820"]
+    assert codes(build(bundle_of("enc-025"))) == ["F41.1", "Z63.0"]
     bundle = bundle_of("enc-016")
     for d in resource(bundle, "Encounter/enc-016")["diagnosis"]:
         d["rank"] = 3 - d["rank"]
     claim = build(bundle)
-    assert codes(claim) == ["Z63.0", "F90.0"]
+    assert codes(claim) == ["Z62.820", "F90.0"]
     assert claim["item"][0]["diagnosisSequence"] == [1, 2]
     assert [d["sequence"] for d in claim["diagnosis"]] == [1, 2]
 
