@@ -72,7 +72,7 @@ class FhirSourceSettings(CodeMapSettings):
     """A FHIR R4 REST server (``type: fhir``)."""
 
     base_url: str = Field(pattern=r"^https?://\S+$", description="FHIR base URL, e.g. https://ehr.example/fhir/R4")
-    auth: Auth = Field(default_factory=NoAuth)
+    auth: Auth = Field(default_factory=NoAuth, description="credentials: type none, bearer or smart_backend")
     page_size: int = Field(100, ge=1, le=1000, description="_count of the Encounter search")
     timeout: float = Field(30.0, gt=0, le=600, description="seconds per HTTP request (connect and read)")
     max_retries: int = Field(4, ge=0, le=10, description="retries of 429, 5xx and network errors")
