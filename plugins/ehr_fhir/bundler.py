@@ -133,8 +133,10 @@ class _Assembly:
             raise RecordError("subject cannot be resolved to a Patient on the server", record=self.key,
                               field="Encounter.subject")
         self.expand()
-        practitioners = [key for key in self.included if key.startswith("Practitioner/")]
-        for practitioner in practitioners:
+        # the roles of the encounter's own clinicians (not of a Condition's recorder or a patient's GP)
+        practitioners = [self.follow(p["individual"], "Practitioner") for p in self.encounter.get("participant") or []
+                         if isinstance(p.get("individual"), dict)]
+        for practitioner in dict.fromkeys(p for p in practitioners if p and p.startswith("Practitioner/")):
             for role in self.lookup.search("PractitionerRole", [("practitioner", practitioner)]):
                 self.include(role)
         for coverage in self.lookup.search("Coverage", [("beneficiary", patient)]):

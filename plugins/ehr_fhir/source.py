@@ -192,6 +192,8 @@ class EncounterStream(Stream):
         page_offset, consumed, keyset = 0, 0, True
         base_origin = urlsplit(client.base_url)[:2]
         seen: set[str] = set()
+        previous: datetime | None = None
+        self.is_sorted = type(self).is_sorted
         while True:
             bundle = client.search(url, params)
             where = f"source {self.source.name}: {redact(client.url(url), params)}"
@@ -209,6 +211,11 @@ class EncounterStream(Stream):
                 if isinstance(resource, dict) and isinstance(resource.get("status"), str) \
                         and resource["status"] not in statuses:
                     continue  # a server that ignores status
+                if stamp is not None and previous is not None and stamp < previous and self.is_sorted:
+                    # the runner checks is_sorted before each checkpoint: stop checkpointing mid-stream
+                    log.warning("%s: results are not sorted by _lastUpdated; no checkpoints this run", where)
+                    self.is_sorted = False
+                previous = stamp or previous
                 yield resource
             next_link = _next_link(bundle)
             if next_link:

@@ -230,3 +230,15 @@ def test_logs_carry_no_resource_bodies_or_query_values(caplog):
 def test_redact_keeps_the_path_and_parameter_names():
     shown = redact("https://ehr.example/fhir/Coverage?beneficiary=Patient/42&_count=5", [("x", "1")])
     assert shown == "https://ehr.example/fhir/Coverage?beneficiary=…&_count=…&x=…"
+
+
+def test_unsorted_results_turn_off_mid_stream_checkpoints():
+    page = [encounter("e1", stamp="2026-11-27T10:00:05.000Z"), encounter("e2", stamp="2026-11-27T10:00:01.000Z")]
+    with ScriptedServer(ehr(page)) as server:
+        stream = make_source(server).streams()[0]
+        reader = stream.read(None, NOW)
+        next(reader)
+        assert stream.is_sorted
+        next(reader)
+        assert not stream.is_sorted
+        assert [r.key for r in reader] == []
