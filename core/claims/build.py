@@ -52,7 +52,8 @@ from claimbridge.claims.systems import (
 from claimbridge.config import ClaimSettings, PayerSettings, PracticeSettings
 from claimbridge.errors import ClaimBuildError
 
-__all__ = ["TIME_BASED_CODES", "build_claim", "claim_from_json", "claim_to_json", "validate_claim"]
+__all__ = ["TIME_BASED_CODES", "build_claim", "claim_from_json", "claim_to_json", "npi_check_digit_ok",
+           "validate_claim"]
 
 #: codes whose choice depends on session minutes; their items carry ``EXT_MINUTES``
 TIME_BASED_CODES = frozenset({"90832", "90833", "90834", "90836", "90837", "90838", "90839", "90840",
@@ -158,6 +159,19 @@ def _npi(resource: dict) -> str | None:
         if identifier.get("system") == NPI and identifier.get("value"):
             return str(identifier["value"]).strip()
     return None
+
+
+def npi_check_digit_ok(npi: str) -> bool:
+    """Whether ``npi`` is 10 digits whose last is the Luhn check digit over ``80840`` + the first nine."""
+    if not _NPI_SHAPE.match(npi):
+        return False
+    total = 0
+    for position, char in enumerate(reversed("80840" + npi)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0
 
 
 def _icd10(code: str) -> str:
@@ -642,9 +656,9 @@ class _ClaimBuilder:
         if org is None or npi is None:
             return self.practice_billing(practice)
         where = self.key(org)
-        if not _NPI_SHAPE.match(npi):
-            raise self.error(f"billing provider {where} has NPI {npi!r}, not 10 digits; correct it in the EHR",
-                             "Organization.identifier")
+        if not npi_check_digit_ok(npi):
+            raise self.error(f"billing NPI {npi} of {where} is not 10 digits with a valid check digit; correct "
+                             "it in the EHR", "Organization.identifier")
         same_as_practice = npi == practice.npi
         tin = next((str(i["value"]).replace("-", "").strip() for i in org.get("identifier") or ()
                     if i.get("system") == TIN and i.get("value")), None)
@@ -687,6 +701,9 @@ class _ClaimBuilder:
         return telecom
 
     def practice_billing(self, practice: PracticeSettings) -> dict:
+        if not npi_check_digit_ok(practice.npi):
+            raise self.error(f"the practice NPI {practice.npi} fails the check digit; correct practice.npi in the "
+                             "configuration", "Encounter.serviceProvider")
         identifiers = [{"system": NPI, "value": practice.npi}, {"system": TIN, "value": practice.tax_id}]
         if practice.taxonomy:
             identifiers.append({"system": NUCC, "value": practice.taxonomy})
@@ -743,9 +760,9 @@ class _ClaimBuilder:
         if npi is None:
             raise self.error(f"{what} clinician {where} has no NPI; add it ({NPI}) to the provider profile in "
                              "the EHR", "Practitioner.identifier")
-        if not _NPI_SHAPE.match(npi):
-            raise self.error(f"{what} clinician {where} has NPI {npi!r}, not 10 digits; correct it in the EHR "
-                             "provider profile", "Practitioner.identifier")
+        if not npi_check_digit_ok(npi):
+            raise self.error(f"{what} NPI {npi} of {where} is not 10 digits with a valid check digit; correct it "
+                             "in the EHR provider profile", "Practitioner.identifier")
         name = _pick(practitioner.get("name"), "official")
         if not name or not name.get("family"):
             raise self.error(f"{what} clinician {where} has no family name; add it in the EHR",

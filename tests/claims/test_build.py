@@ -8,7 +8,13 @@ import pytest
 from fhir.resources.R4B.claim import Claim
 
 from claimbridge.claims import systems
-from claimbridge.claims.build import build_claim, claim_from_json, claim_to_json, validate_claim
+from claimbridge.claims.build import (
+    build_claim,
+    claim_from_json,
+    claim_to_json,
+    npi_check_digit_ok,
+    validate_claim,
+)
 from claimbridge.claims.identifiers import make_pcn
 from claimbridge.config import ClaimSettings, PayerSettings
 from claimbridge.errors import ClaimBuildError, RecordError
@@ -686,3 +692,23 @@ def test_self_with_another_subscriber_is_contradictory(bundle_of, build):
     with pytest.raises(ClaimBuildError, match="relationship 'self'") as caught:
         build(bundle)
     assert caught.value.field == "Coverage.relationship"
+
+
+def test_npi_check_digit(bundle_of, build, claim_settings, practice):
+    assert npi_check_digit_ok("1234567893") and not npi_check_digit_ok("1234567890")
+    assert not npi_check_digit_ok("123456789") and not npi_check_digit_ok("12345678 3")
+    bundle = bundle_of("enc-001")
+    resource(bundle, "Practitioner/prac-psychologist")["identifier"][0]["value"] = "1234567890"
+    with pytest.raises(ClaimBuildError, match="rendering NPI 1234567890 of Practitioner/prac-psychologist is not "
+                                              "10 digits with a valid check digit") as caught:
+        build(bundle)
+    assert caught.value.field == "Practitioner.identifier"
+    bundle = bundle_of("enc-001")
+    resource(bundle, "Organization/org-practice")["identifier"][0]["value"] = "1234567890"
+    with pytest.raises(ClaimBuildError, match="billing NPI 1234567890"):
+        build(bundle)
+    bad_practice = practice.model_copy(update={"npi": "1234567890"})
+    bundle = bundle_of("enc-001")
+    del resource(bundle, "Encounter/enc-001")["serviceProvider"]
+    with pytest.raises(ClaimBuildError, match="practice.npi"):
+        build(bundle, practice=bad_practice)

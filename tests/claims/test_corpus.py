@@ -20,7 +20,7 @@ from .conftest import TODAY
 
 KNOWN_FIELDS = {"Coverage", "Encounter.type", "Encounter.diagnosis", "Encounter.participant.individual",
                 "Encounter.subject", "Encounter.serviceProvider", "Encounter.location.location",
-                "Encounter.status", "Encounter.participant", "Patient.birthDate"}
+                "Encounter.status", "Encounter.participant", "Patient.birthDate", "Practitioner.identifier"}
 
 
 @pytest.fixture
@@ -90,13 +90,14 @@ def test_synthea_patient_bundles(fhir_corpus, claim_settings, practice):
 
 
 def test_synthea_with_coverage_added_fails_on_its_snomed_codes(fhir_corpus, claim_settings, practice):
-    """Give each Synthea encounter a coverage and an ICD-10-CM reason: what is left is the SNOMED coding."""
+    """Give each Synthea encounter a coverage and an ICD-10-CM reason: left are its NPIs, then its SNOMED code."""
     bundles = list(synthea_bundles(fhir_corpus))
     if not bundles:
         pytest.skip("no Synthea patient bundles in the corpus")
     payer = {"resourceType": "Organization", "id": "payer", "name": "Test Plan",
              "identifier": [{"type": {"coding": [{"system": systems.V2_0203, "code": "NIIP"}]}, "value": "TST01"}]}
     for bundle in bundles:
+        bundle = json.loads(json.dumps(bundle))  # the resources are shared between the bundles
         encounter = bundle["entry"][0]["resource"]
         patient = encounter["subject"]["reference"]
         coverage = {"resourceType": "Coverage", "id": "added", "status": "active", "subscriberId": "M1",
@@ -105,6 +106,14 @@ def test_synthea_with_coverage_added_fails_on_its_snomed_codes(fhir_corpus, clai
         bundle["entry"] += [{"fullUrl": "Coverage/added", "resource": coverage},
                             {"fullUrl": "Organization/payer", "resource": payer}]
         phi = phi_of(e["resource"] for e in bundle["entry"])
+        err = assert_refused(bundle, claim_settings, practice, phi)
+        assert err.field == "Practitioner.identifier", str(err)  # Synthea's 9999… NPIs fail the check digit
+        assert "check digit" in err.reason
+        for entry in bundle["entry"]:
+            if entry["resource"]["resourceType"] == "Practitioner":
+                for identifier in entry["resource"].get("identifier", []):
+                    if identifier.get("system") == systems.NPI:
+                        identifier["value"] = "1234567893"
         err = assert_refused(bundle, claim_settings, practice, phi)
         assert err.field == "Encounter.type", str(err)
         snomed = encounter["type"][0]["coding"][0]["code"]
