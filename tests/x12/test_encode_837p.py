@@ -263,6 +263,11 @@ def test_other_claim_problems():
     with pytest.raises(ClaimEncodeError, match="diagnosis sequence 3"):
         encode([bad_pointer])
 
+    zero_units = make_claim("CBUNITS01")
+    zero_units["item"][0]["quantity"]["value"] = 0
+    with pytest.raises(ClaimEncodeError, match="more than 0"):
+        encode([zero_units])
+
     short_zip = billing_org()
     short_zip["address"][0]["postalCode"] = "62701"
     with pytest.raises(ClaimEncodeError, match="ZIP") as caught:
