@@ -64,6 +64,11 @@ async function handle(req, res) {
     send(res, 400, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: 'body is not JSON' }] });
     return;
   }
+  if (pathname === '/metadata' && req.method === 'GET') {
+    // Medplum's server app answers /metadata, not its router: a minimal CapabilityStatement stands in
+    send(res, 200, { resourceType: 'CapabilityStatement', status: 'active', kind: 'instance', fhirVersion: '4.0.1', format: ['json'], date: new Date().toISOString() });
+    return;
+  }
   const fhirRequest = {
     method: req.method,
     url: pathname + parsed.search,

@@ -120,3 +120,8 @@ def test_conditional_and_absolute_references_are_resolved(medplum_server):
     assert {"Practitioner/prac-conditional", "Organization/org-practice", "Location/loc-main",
             "Patient/pat-02"} <= set(resources)
     assert references_outside(bundle) == []
+
+
+def test_check_reads_the_capability_statement(medplum_server):
+    with source_for(medplum_server) as source:
+        source.check()
