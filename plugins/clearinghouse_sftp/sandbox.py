@@ -266,14 +266,19 @@ def serve(root: Path | str, host: str = "127.0.0.1", port: int = 2222, username:
     sandbox = SandboxClearinghouse(root, host, port, username, password, authorized_key_paths,
                                    max_bytes=max_bytes)
     sandbox.start()
-    known_hosts = sandbox.write_known_hosts(sandbox.root / PRIVATE_FOLDER / "known_hosts")
-    layout = PRESETS["generic"]
-    methods = (("password", password), ("public key", sandbox.authorized_keys))
-    auth = " and ".join(method for method, enabled in methods if enabled)
-    echo(f"sandbox clearinghouse listening on {sandbox.host}:{sandbox.port} (user {username!r}, {auth})")
-    echo(f"root {sandbox.root}: upload to {layout.upload}/, responses in {layout.responses}/, "
-         f"archive in {layout.archive}/")
-    echo(f"host key {sandbox.host_key.get_name()} {sandbox.host_key_fingerprint}, pinned in {known_hosts}")
-    echo("press Ctrl-C to stop")
-    sandbox.serve_forever()
+    try:
+        known_hosts = sandbox.write_known_hosts(sandbox.root / PRIVATE_FOLDER / "known_hosts")
+        layout = PRESETS["generic"]
+        methods = (("password", password), ("public key", sandbox.authorized_keys))
+        auth = " and ".join(method for method, enabled in methods if enabled)
+        echo(f"sandbox clearinghouse listening on {sandbox.host}:{sandbox.port} (user {username!r}, {auth})")
+        echo(f"root {sandbox.root}: upload to {layout.upload}/, responses in {layout.responses}/, "
+             f"archive in {layout.archive}/")
+        echo(f"host key {sandbox.host_key.get_name()} {sandbox.host_key_fingerprint}, pinned in {known_hosts}")
+        echo("press Ctrl-C to stop")
+        sandbox.serve_forever()
+    except KeyboardInterrupt:
+        pass  # Ctrl-C before serve_forever took over
+    finally:
+        sandbox.stop()
     echo("sandbox clearinghouse stopped")
