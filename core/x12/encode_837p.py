@@ -32,6 +32,7 @@ from claimbridge.x12.writer import DEFAULT_DELIMITERS, SegmentWriter
 __all__ = ["ClaimEncodeError", "Encoded837", "Envelope", "Submitter", "encode_837p"]
 
 IMPLEMENTATION = "005010X222A1"
+MAX_CLAIMS_PER_HL = 100  # loop 2300 repeats at most 100 times under one 2000B/2000C
 
 
 @dataclass(frozen=True)
@@ -169,29 +170,42 @@ def _write_header(out: SegmentWriter, envelope: Envelope, submitter: Submitter, 
 
 
 def _write_hierarchy(out: SegmentWriter, parts: Sequence[ClaimParts]) -> dict[str, list[str]]:
-    """The HL tree: 2000A billing provider → 2000B subscriber → (2000C patient) → claims. Returns each PCN's
-    2300/2400 segments as written."""
+    """The HL tree: 2000A billing provider → 2000B subscriber → (2000C patient) → claims. A subscriber or
+    patient with more than 100 claims gets another HL for the rest (loop 2300 repeats at most 100 times).
+    Returns each PCN's 2300/2400 segments as written."""
     claim_segments: dict[str, list[str]] = {}
     hl = 0
-    for billing, subscribers in _group(parts).items():
+
+    def open_hl(parent: int | None, level: str, has_children: bool | None, segments: Sequence[Seg]) -> int:
+        nonlocal hl
         hl += 1
-        billing_hl = hl
-        out.segment("HL", str(billing_hl), "", "20", "1")
-        _write_all(out, billing)
+        children = "" if has_children is None else ("1" if has_children else "0")
+        out.segment("HL", str(hl), "" if parent is None else str(parent), level, children)
+        _write_all(out, segments)
+        return hl
+
+    def write_claims(members: Sequence[ClaimParts]) -> None:
+        for part in members:
+            claim_segments[part.pcn] = _write_all(out, part.claim)
+
+    for billing, subscribers in _group(parts).items():
+        billing_hl = open_hl(None, "20", True, billing)
         for subscriber, patients in subscribers.items():
-            hl += 1
-            subscriber_hl = hl
-            has_dependants = any(patient is not None for patient in patients)
-            out.segment("HL", str(subscriber_hl), str(billing_hl), "22", "1" if has_dependants else "0")
-            _write_all(out, subscriber)
+            if None in patients:  # the subscriber is the patient
+                for chunk in _chunks(patients[None]):
+                    open_hl(billing_hl, "22", False, subscriber)
+                    write_claims(chunk)
+                continue
+            subscriber_hl = open_hl(billing_hl, "22", True, subscriber)
             for patient, members in patients.items():
-                if patient is not None:
-                    hl += 1
-                    out.segment("HL", str(hl), str(subscriber_hl), "23", "0")
-                    _write_all(out, patient)
-                for part in members:
-                    claim_segments[part.pcn] = _write_all(out, part.claim)
+                for chunk in _chunks(members):
+                    open_hl(subscriber_hl, "23", False, patient)
+                    write_claims(chunk)
     return claim_segments
+
+
+def _chunks(members: Sequence[ClaimParts], size: int = MAX_CLAIMS_PER_HL) -> list[Sequence[ClaimParts]]:
+    return [members[start:start + size] for start in range(0, len(members), size)]
 
 
 def _write_all(out: SegmentWriter, segments: Sequence[Seg]) -> list[str]:

@@ -322,3 +322,14 @@ def test_round_trip_reader_and_writer_give_the_same_bytes(week):
 def test_envelope_ids_cannot_carry_delimiters():
     with pytest.raises(ValueError, match="sender_id must be printable ASCII"):
         dataclasses.replace(ENVELOPE, sender_id="ACME*01")
+
+
+def test_more_than_100_claims_for_one_subscriber_open_another_hl():
+    claims = [make_claim(f"CBMANY{n:03d}") for n in range(101)]
+    claims += [make_claim(f"CBKID{n:03d}", relationship="child",
+                          patient=person("patient", "Okafor", ["Mia"], "2014-06-01", "female")) for n in range(101)]
+    encoded = encode(claims)
+    hls = [seg.elements for seg in iter_segments(encoded.text) if seg.id == "HL"]
+    assert hls == [["1", "", "20", "1"], ["2", "1", "22", "0"], ["3", "1", "22", "0"],
+                   ["4", "1", "22", "1"], ["5", "4", "23", "0"], ["6", "4", "23", "0"]]
+    assert validate_x12(encoded.text).problems == []
