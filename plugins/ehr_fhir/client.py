@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from claimbridge import AuthError, SourceError, TransientSourceError, __version__
+from claimbridge import AuthError, ConfigError, SourceError, TransientSourceError, __version__
 
 from .auth import SmartBackendTokens, TokenAuth, bearer_auth
 from .settings import BearerAuth, FhirSourceSettings, SmartBackendAuth
@@ -66,7 +66,11 @@ class FhirClient:
         self._sleep = sleep
         self.session = requests.Session()
         self.session.headers.update({"Accept": FHIR_JSON, "User-Agent": f"claimbridge/{__version__}"})
-        self.session.verify = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
+        if settings.ca_bundle and not settings.ca_bundle.is_file():
+            raise ConfigError([f"settings.ca_bundle: {settings.ca_bundle} is not a file; give a PEM bundle of CAs"],
+                              source=f"source {source}")
+        # passed with each request: a session-level verify loses to REQUESTS_CA_BUNDLE in the environment
+        self._verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
         self.tokens: SmartBackendTokens | None = None
         self.auth: TokenAuth | None = None
         if isinstance(settings.auth, BearerAuth):
@@ -170,7 +174,8 @@ class FhirClient:
         while True:
             try:
                 log.debug("source %s: %s %s", self.source, method, shown)
-                response = self.session.request(method, url, timeout=s.timeout, auth=auth, **kwargs)
+                response = self.session.request(method, url, timeout=s.timeout, auth=auth, verify=self._verify,
+                                                **kwargs)
             except requests.exceptions.SSLError as exc:
                 raise SourceError(f"source {self.source}: TLS failed for {shown}: {exc.__class__.__name__}; "
                                   f"check ca_bundle / verify_tls") from None

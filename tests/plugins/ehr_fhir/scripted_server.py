@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,8 +44,9 @@ Script = Callable[[SeenRequest], Reply]
 class ScriptedServer:
     """``ScriptedServer(script)``: each request is recorded and answered by ``script(request)``."""
 
-    def __init__(self, script: Script):
+    def __init__(self, script: Script, *, tls: ssl.SSLContext | None = None):
         self.script = script
+        self.scheme = "https" if tls else "http"
         self.requests: list[SeenRequest] = []
         self.errors: list[Exception] = []
         self._stop = threading.Event()
@@ -88,13 +90,15 @@ class ScriptedServer:
             do_GET = do_POST = do_PUT = _handle
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
 
     def __enter__(self) -> ScriptedServer:
         self._thread.start()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from claimbridge import Secret
+from claimbridge import ConfigError, Secret
 from claimbridge.claims.systems import CPT, HCPCS, SNOMED
 from claimbridge.plugin_host import create_plugin_host
 from claimbridge.plugins.ehr_fhir.bulk import FhirBulkSource
@@ -42,6 +42,11 @@ def test_settings_defaults_and_validation():
                                                                                    "token": "tok-123"}})
     assert isinstance(bearer.auth, BearerAuth) and isinstance(bearer.auth.token, Secret)
     assert "tok-123" not in repr(bearer) and "tok-123" not in bearer.model_dump_json()
+
+
+def test_a_missing_ca_bundle_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        FhirSource("s", {"base_url": "https://x", "ca_bundle": str(tmp_path / "none.pem")})
 
 
 def test_the_stream_takes_its_lookback_from_settings():
