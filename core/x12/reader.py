@@ -40,6 +40,7 @@ __all__ = [
 _NEWLINES = "\r\n"
 # what may sit between segments besides newlines: NUL padding, a DOS end-of-file mark, form feeds
 _FILLER = " \t\r\n\x00\x1a\x0b\x0c"
+_NEWLINE = re.compile(r"[\r\n]")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
 # how far past "ISA" the sixteenth element separator may be (a padded ISA has it at 103)
 _ISA_SEARCH = 200
@@ -282,7 +283,5 @@ def iter_segments(data: bytes | str, *, name: str = "<memory>") -> Iterator[Segm
 
 
 def _find_newline(text: str, pos: int) -> int:
-    cr = text.find("\r", pos)
-    lf = text.find("\n", pos)
-    hits = [i for i in (cr, lf) if i >= 0]
-    return min(hits) if hits else len(text)
+    match = _NEWLINE.search(text, pos)
+    return match.start() if match else len(text)
