@@ -120,13 +120,13 @@ def test_crash_between_upload_and_bookkeeping_does_not_upload_twice(env):
     with pytest.raises(KeyboardInterrupt):
         env.run(create_plugin_host([CrashAfterUpload()]))
     assert len(env.received()) == 1
+    config["clearinghouses"][0]["type"] = "sftp"
+    env.config_path.write_text(yaml.safe_dump(config))
     runtime = env.runtime()
     with runtime.store.transaction() as session:
         assert session.execute(select(Batch.status)).scalars().all() == ["transmitting"]
     runtime.close()
 
-    config["clearinghouses"][0]["type"] = "sftp"
-    env.config_path.write_text(yaml.safe_dump(config))
     result = env.run().to_dict()
     assert [b["already_present"] for b in result["batches"]] == [True]
     assert result["files_sent"] == 0

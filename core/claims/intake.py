@@ -104,11 +104,16 @@ def _intake_one(session: Session, encounter: StoredEncounter, claim: Claim | Non
         reason = (f"the encounter changed in the EHR after version {number - 1} ({current.pcn}) was "
                   f"{current.status}; review this replacement and release it, or void it")
     except RecordError as exc:
-        reason = f"the encounter changed after submission and the change cannot be billed: {exc}"
+        reason = f"the encounter changed after submission and the change cannot be billed: {hold_reason(exc)}"
     recorder.set_status(session, claim, replacement, ClaimStatus.HELD, actor=ACTOR, reason=reason)
     replacement.hold_reason = reason
     result.replacements += 1
     result.held.append(HeldClaim(replacement.pcn, encounter.key, reason))
+
+
+def hold_reason(exc: RecordError) -> str:
+    """The error without the record key (the claim already names its encounter): ``field: reason``."""
+    return f"{exc.field}: {exc.reason}" if exc.field else exc.reason
 
 
 def _build(bundle: dict, encounter: StoredEncounter, version: ClaimVersion, settings: Settings, plugins,
@@ -129,10 +134,10 @@ def _build_into(session: Session, claim: Claim, version: ClaimVersion, bundle: d
     try:
         version.fhir = build.claim_to_json(_build(bundle, encounter, version, settings, plugins, today))
     except RecordError as exc:
-        version.fhir, version.hold_reason = None, str(exc)
-        result.held.append(HeldClaim(version.pcn, encounter.key, str(exc)))
-        if version.status != ClaimStatus.HELD.value or not first:
-            recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=str(exc))
+        reason = hold_reason(exc)
+        version.fhir, version.hold_reason = None, reason
+        result.held.append(HeldClaim(version.pcn, encounter.key, reason))
+        recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=reason)
         return
     version.hold_reason = None
     if first or version.status != ClaimStatus.READY.value:
