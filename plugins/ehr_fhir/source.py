@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 #: how many pages a search for related resources may take before we stop following it
 MAX_RELATED_PAGES = 50
-#: HTTP statuses meaning "this server cannot do that search" (the related resource type is then skipped)
-UNSUPPORTED_SEARCH = (400, 403, 404, 405, 422, 501)
+#: HTTP statuses meaning "this server cannot do that search" (skipped for the rest of the run; 401/403 stay
+#: AuthErrors: a missing scope is for a person to fix)
+UNSUPPORTED_SEARCH = (400, 404, 405, 422, 501)
 
 
 def fhir_instant(moment: datetime) -> str:
@@ -39,6 +40,11 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
         if isinstance(link, dict) and link.get("relation") == "next" and isinstance(link.get("url"), str):
             return link["url"]
     return None
+
+
+def _same_origin(url: str, base_url: str) -> bool:
+    """True when ``url`` is on the server of ``base_url`` (credentials are never sent anywhere else)."""
+    return urlsplit(url)[:2] == urlsplit(base_url)[:2]
 
 
 def _page_resources(bundle: dict[str, Any], where: str) -> list[Any]:
@@ -61,7 +67,7 @@ class RestLookup:
         self.page_size = page_size
         self._resources: dict[str, dict[str, Any] | None] = {}
         self._searches: dict[tuple[str, tuple[tuple[str, str], ...]], list[dict[str, Any]]] = {}
-        self._unsupported: set[str] = set()
+        self._unsupported: set[tuple[str, ...]] = set()
 
     def _remember(self, resource: Any) -> None:
         if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str) \
@@ -100,7 +106,8 @@ class RestLookup:
         cache_key = (resource_type, tuple(params))
         if cache_key in self._searches:
             return self._searches[cache_key]
-        if resource_type in self._unsupported:
+        kind = (resource_type, *sorted({name for name, _ in params}))
+        if kind in self._unsupported:
             return []
         found: list[dict[str, Any]] = []
         url, query = resource_type, [*params, ("_count", str(self.page_size))]
@@ -110,7 +117,7 @@ class RestLookup:
             if bundle is None:
                 log.warning("source %s: the server cannot search %s (%s); those resources are left out",
                             self.client.source, resource_type, ", ".join(k for k, _ in params))
-                self._unsupported.add(resource_type)
+                self._unsupported.add(kind)
                 return []
             if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
                 raise SourceError(f"source {self.client.source}: {redact(self.client.url(url), query)} "
@@ -119,6 +126,9 @@ class RestLookup:
                     if isinstance(r, dict) and r.get("resourceType") == resource_type]
             found.extend(page)
             next_link = _next_link(bundle)
+            if next_link and not _same_origin(next_link, self.client.base_url):
+                raise SourceError(f"source {self.client.source}: a {resource_type} search's next-page link points "
+                                  f"at another server ({urlsplit(next_link).netloc}); fix the server's base URL")
             if next_link:
                 url, query = next_link, None
                 continue
@@ -190,7 +200,6 @@ class EncounterStream(Stream):
         url: str = "Encounter"
         params: list[tuple[str, str]] | None = query(f"gt{low}" if low else None, 0)
         page_offset, consumed, keyset = 0, 0, True
-        base_origin = urlsplit(client.base_url)[:2]
         seen: set[str] = set()
         previous: datetime | None = None
         self.is_sorted = type(self).is_sorted
@@ -219,7 +228,7 @@ class EncounterStream(Stream):
                 yield resource
             next_link = _next_link(bundle)
             if next_link:
-                if urlsplit(next_link)[:2] != base_origin:
+                if not _same_origin(next_link, client.base_url):
                     raise SourceError(f"{where}: the next-page link points at another server "
                                       f"({urlsplit(next_link).netloc}); fix the server's base URL setting")
                 url, params = next_link, None

@@ -56,6 +56,7 @@ def test_a_ca_bundle_makes_it_trusted(certificate):
         assert source.client.read("Patient", "p1")["id"] == "p1"
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_verify_tls_off(certificate):
     _, context = certificate
     with patient_server(context) as server:
