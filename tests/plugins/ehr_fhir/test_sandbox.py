@@ -77,6 +77,8 @@ def test_sandbox_read_create_update_and_search():
         assert posted.status_code == 201
         found = requests.get(f"{base}/Coverage", params={"beneficiary": "Patient/p1"}, timeout=5).json()
         assert [e["resource"]["id"] for e in found["entry"]] == [posted.json()["id"]]
+        by_patient = requests.get(f"{base}/Coverage", params={"patient": "Patient/p1", "status": "active"}, timeout=5)
+        assert by_patient.json()["total"] == 1
         by_identifier = requests.get(f"{base}/Patient", params={"identifier": "urn:mrn|M1"}, timeout=5).json()
         assert by_identifier["total"] == 1
         assert requests.get(f"{base}/Patient", params={"identifier": "urn:mrn|nope"}, timeout=5).json()["total"] == 0
