@@ -1,6 +1,7 @@
 """X12 for claimbridge: read any X12 file, write 837P claims, validate with pyx12.
 
-* :mod:`claimbridge.x12.reader` — tokenizer (delimiters from ISA, tolerant of BOMs, newlines, several envelopes);
+* :mod:`claimbridge.x12.reader` — tokenizer (delimiters from ISA; tolerant of BOMs, newlines, several
+  envelopes);
 * :mod:`claimbridge.x12.writer` — segment serialisation, sanitising, ISA padding, X12 numbers from Decimal;
 * :mod:`claimbridge.x12.encode_837p` — profile Claims to one 005010X222A1 interchange;
 * :mod:`claimbridge.x12.validate` — in-process pyx12 validation with problems tied to claims (PCN), reported

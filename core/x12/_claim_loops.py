@@ -1,9 +1,10 @@
-"""The loops of one claim in an 837P: billing provider (2000A/2010AA), subscriber and payer (2000B/2010BA/2010BB),
-patient (2000C/2010CA), and the claim with its providers and service lines (2300/2310x/2400).
+"""The loops of one claim in an 837P: billing provider (2000A/2010AA), subscriber and payer
+(2000B/2010BA/2010BB), patient (2000C/2010CA), and the claim with its providers and service lines
+(2300/2310x/2400).
 
-Segments are built as ``(id, elements)`` tuples before serialisation so that claims sharing a billing provider,
-subscriber or patient can be grouped by equal segments. Field access and the errors for missing data come from
-:mod:`claimbridge.x12._claim_view`.
+Segments are built as ``(id, elements)`` tuples before serialisation so that claims sharing a billing
+provider, subscriber or patient can be grouped by equal segments. Field access and the errors for
+missing data come from :mod:`claimbridge.x12._claim_view`.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _seg(seg_id: str, *elements: Any) -> Seg:
 
 
 def upper_text(value: str | None, max_len: int) -> str:
-    """Sanitised, upper-cased and cut to the element's maximum length (long names are truncated, not refused)."""
+    """Sanitised, upper-cased and cut to the element's maximum length (long names are truncated, not
+    refused)."""
     return clean_value(value, upper=True)[:max_len].rstrip()
 
 
@@ -66,7 +68,8 @@ class ClaimParts:
 
 
 def _nucc_identifier(organization: Mapping[str, Any]) -> str | None:
-    """A taxonomy the billing Organization carries itself: an identifier in, or typed with, the NUCC system."""
+    """A taxonomy the billing Organization carries itself: an identifier in, or typed with, the NUCC
+    system."""
     for ident in organization.get("identifier") or []:
         typed = any(c.get("system") == systems.NUCC for c in (ident.get("type") or {}).get("coding") or [])
         if ident.get("value") and (ident.get("system") == systems.NUCC or typed):

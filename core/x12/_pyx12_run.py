@@ -1,8 +1,9 @@
 """Drive pyx12's validator in-process and collect its findings as :class:`Problem` objects.
 
 The loop follows pyx12's own ``x12n_document`` (reader → map walker → error tree) without its HTML/XML/999
-outputs, keeps parsed maps for the life of the process, tracks the claim each segment belongs to while walking,
-and copes with input pyx12's driver trips on (a TA1 outside any ST, a functional group it has no map for).
+outputs, keeps parsed maps for the life of the process, tracks the claim each segment belongs to while
+walking, and copes with input pyx12's driver trips on (a TA1 outside any ST, a functional group it has
+no map for).
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ class _ProblemCollector(pyx12.error_visitor.error_visitor):
 
 
 def _walk(text: str, segments: dict[int, _SegmentInfo]) -> tuple[Any, list[Problem]]:
-    """Run pyx12 over normalised ``text``; fill loop ids and PCNs into ``segments``. Returns the error tree and
-    problems found outside it (a group pyx12 has no map for)."""
+    """Run pyx12 over normalised ``text``; fill loop ids and PCNs into ``segments``. Returns the error tree
+    and problems found outside it (a group pyx12 has no map for)."""
     extra: list[Problem] = []
     errh = pyx12.error_handler.err_handler()
     src = pyx12.x12file.X12Reader(io.StringIO(text))
@@ -232,8 +233,9 @@ def _record_segment(errh: Any, src: Any, node: Any, seg: Any, seg_id: str) -> No
 
 
 def run_pyx12(text: str, segment_ids: dict[int, str]) -> list[Problem]:
-    """Validate normalised ``text`` (one fixed-width ISA, one segment per terminator). ``segment_ids`` maps each
-    1-based segment position to its id. Raises pyx12's X12Error/EngineError when it cannot read the data."""
+    """Validate normalised ``text`` (one fixed-width ISA, one segment per terminator). ``segment_ids`` maps
+    each 1-based segment position to its id. Raises pyx12's X12Error/EngineError when it cannot read the
+    data."""
     info = {index: _SegmentInfo(seg_id) for index, seg_id in segment_ids.items()}
     with _pyx12_lock, _quiet_pyx12():
         errh, problems = _walk(text, info)

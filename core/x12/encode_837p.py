@@ -5,7 +5,8 @@ and, for dependants, patient (2000C); groups keep the order in which the claims 
 follows the table at the end of the claim profile; the loops are:
 
     1000A NM1*41/PER · 1000B NM1*40 · 2000A HL*20 PRV*BI · 2010AA NM1*85 N3 N4 REF*EI ·
-    2000B HL*22 SBR · 2010BA NM1*IL (N3 N4 DMG) · 2010BB NM1*PR · 2000C HL*23 PAT · 2010CA NM1*QC N3 N4 DMG ·
+    2000B HL*22 SBR · 2010BA NM1*IL (N3 N4 DMG) · 2010BB NM1*PR ·
+    2000C HL*23 PAT · 2010CA NM1*QC N3 N4 DMG ·
     2300 CLM REF*G1 REF*F8 HI · 2310B NM1*82 PRV*PE · 2310C NM1*77 N3 N4 · 2310D NM1*DQ ·
     2400 LX SV1 DTP*472 REF*6R
 
@@ -113,16 +114,17 @@ def _group(parts: Sequence[ClaimParts]) -> dict:
 def encode_837p(claims: Sequence[Mapping[str, Any]], *, envelope: Envelope, submitter: Submitter,
                 receiver_name: str, delimiters: Delimiters = DEFAULT_DELIMITERS,
                 newline: bool = True) -> Encoded837:
-    """Encode ``claims`` (profile Claim dicts) as one 837P interchange. ``newline`` puts each segment on its own
-    line. Raises :class:`ClaimEncodeError` (PCN and field) for a claim the 837P cannot carry and ValueError for
-    an empty batch or a PCN that appears twice."""
+    """Encode ``claims`` (profile Claim dicts) as one 837P interchange. ``newline`` puts each segment on its
+    own line. Raises :class:`ClaimEncodeError` (PCN and field) for a claim the 837P cannot carry and
+    ValueError for an empty batch or a PCN that appears twice."""
     if not claims:
         raise ValueError("encode_837p needs at least one claim")
     parts = [claim_parts(claim, position) for position, claim in enumerate(claims)]
     seen: set[str] = set()
     for part in parts:
         if part.pcn in seen:
-            raise ValueError(f"PCN {part.pcn} appears twice in one 837P batch; each claim version needs its own")
+            raise ValueError(f"PCN {part.pcn} appears twice in one 837P batch; each claim version needs "
+                             f"its own")
         seen.add(part.pcn)
 
     if delimiters.repetition is None:
@@ -170,8 +172,8 @@ def _write_header(out: SegmentWriter, envelope: Envelope, submitter: Submitter, 
 
 
 def _write_hierarchy(out: SegmentWriter, parts: Sequence[ClaimParts]) -> dict[str, list[str]]:
-    """The HL tree: 2000A billing provider → 2000B subscriber → (2000C patient) → claims. A subscriber or
-    patient with more than 100 claims gets another HL for the rest (loop 2300 repeats at most 100 times).
+    """The HL tree: 2000A billing provider → 2000B subscriber → (2000C patient) → claims. A subscriber
+    or patient with more than 100 claims gets another HL for the rest (loop 2300 repeats at most 100 times).
     Returns each PCN's 2300/2400 segments as written."""
     claim_segments: dict[str, list[str]] = {}
     hl = 0

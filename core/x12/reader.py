@@ -11,8 +11,9 @@ character after ISA16. Files in the wild are tolerated:
 * several ISA envelopes in one file, each with its own delimiters, and several GS/ST in an envelope;
 * a fragment that starts at GS or ST with no ISA (delimiters are then guessed from the text).
 
-Positions are 1-based like X12's own: ``Segment.index`` is the segment's ordinal in the data (ISA = 1; the line
-number when a file holds one segment per line) and ``seg[1]`` is the first element (``seg[0]`` is the id).
+Positions are 1-based like X12's own: ``Segment.index`` is the segment's ordinal in the data (ISA = 1;
+the line number when a file holds one segment per line) and ``seg[1]`` is the first element (``seg[0]``
+is the id).
 
     for seg in iter_segments(path.read_bytes(), name=str(path)):
         if seg.id == "CLP":
@@ -204,7 +205,8 @@ def _isa_delimiters(text: str, start: int, name: str) -> Delimiters:
 
 
 def _guess_delimiters(text: str, start: int) -> Delimiters | None:
-    """Delimiters of a fragment with no ISA (``ST*835*1234~BPR*…``), or None when it does not look like X12."""
+    """Delimiters of a fragment with no ISA (``ST*835*1234~BPR*…``), or None when it does not look like
+    X12."""
     match = re.match(r"[A-Z][A-Z0-9]{1,2}([^A-Za-z0-9\s])", text[start:start + 4])
     if match is None:
         return None
@@ -245,8 +247,8 @@ def _first_delimiters(text: str, start: int, name: str) -> Delimiters:
 def iter_segments(data: bytes | str, *, name: str = "<memory>") -> Iterator[Segment]:
     """Yield the segments of ``data`` in order. ``name`` (the file) appears in errors.
 
-    Raises :class:`X12SyntaxError` when the data is not X12 or a segment id is not 2–3 upper-case letters and
-    digits (naming the offset of the bad segment).
+    Raises :class:`X12SyntaxError` when the data is not X12 or a segment id is not 2–3 upper-case letters
+    and digits (naming the offset of the bad segment).
     """
     text = decode_x12(data)
     pos = _skip_space(text, 0)

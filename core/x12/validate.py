@@ -4,8 +4,8 @@ pyx12 picks the implementation guide from each GS (837P 005010X222A1, 835 005010
 277CA 005010X214; a TA1-only interchange is checked against the control map). Before pyx12 sees the data it is
 tokenized by :mod:`claimbridge.x12.reader` and written back one segment per line with the first interchange's
 delimiters and a fixed-width ISA, so a byte-order mark, CRLFs or an unpadded ISA do not trip it (an unpadded
-ISA is reported as a warning). Maps are parsed once per process and reused; pyx12's logging is silenced while it
-runs and it writes nothing to disk or stdout.
+ISA is reported as a warning). Maps are parsed once per process and reused; pyx12's logging is silenced
+while it runs and it writes nothing to disk or stdout.
 
 ``pcn`` on a problem is the claim the segment belongs to: CLM01 in an 837, CLP01 in an 835, the 2200D TRN02 in
 a 277CA.
@@ -97,8 +97,8 @@ def _looks_like_path(text: str) -> bool:
 
 
 def validate_x12(data: bytes | str | os.PathLike[str], *, name: str | None = None) -> ValidationReport:
-    """Validate X12 ``data`` with pyx12: X12 text, bytes, or a file (a :class:`os.PathLike`, or a one-line string
-    naming an existing file). ``name`` labels the data in problems (default: the path or ``<memory>``).
+    """Validate X12 ``data`` with pyx12: X12 text, bytes, or a file (a :class:`os.PathLike`, or a one-line
+    string naming an existing file). ``name`` labels the data in problems (default: the path or ``<memory>``).
 
     Never raises for bad data: text that is not X12 gives a report with one ``syntax`` problem.
     """
@@ -141,6 +141,7 @@ def require_valid(data: bytes | str | os.PathLike[str], *, name: str) -> Validat
     pcns = sorted({p.pcn for p in errors if p.pcn})
     claims = f" in claim{'s' if len(pcns) > 1 else ''} {', '.join(pcns)}" if pcns else ""
     lines = "".join(f"\n  - {p.describe(redact=True)}" for p in shown)
-    message = (f"{name}: {len(errors)} X12 validation error{'s' if len(errors) != 1 else ''}{claims}; the file "
+    plural = "s" if len(errors) != 1 else ""
+    message = (f"{name}: {len(errors)} X12 validation error{plural}{claims}; the file "
                f"must not be sent. Fix the claims (or the encoder) and encode again:{lines}{more}")
     raise X12ValidationError(message, errors)

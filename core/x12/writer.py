@@ -89,7 +89,8 @@ def format_money(value: Decimal | int | str) -> str:
 
 
 def isa_elements(values: Sequence[str]) -> list[str]:
-    """ISA01…ISA16 padded to their fixed widths (ISA13 zero-filled). Raises ValueError for a value too long."""
+    """ISA01…ISA16 padded to their fixed widths (ISA13 zero-filled). Raises ValueError for a value too
+    long."""
     if len(values) != 16:
         raise ValueError(f"an ISA has 16 elements, got {len(values)}")
     padded = []
@@ -105,9 +106,10 @@ def serialize_segment(seg_id: str, elements: Iterable[Element],
                       delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
     """``seg_id`` and its elements joined with the delimiters, without the terminator.
 
-    Each value is sanitised (:func:`clean_value`, case kept); a tuple or list is a composite whose components are
-    joined with the component separator. Trailing empty components and elements are dropped, as X12 requires.
-    ``ISA`` is written verbatim apart from the fixed-width padding (its ISA11/ISA16 are delimiters themselves).
+    Each value is sanitised (:func:`clean_value`, case kept); a tuple or list is a composite whose components
+    are joined with the component separator. Trailing empty components and elements are dropped, as X12
+    requires. ``ISA`` is written verbatim apart from the fixed-width padding (its ISA11/ISA16 are
+    delimiters themselves).
     """
     if seg_id == "ISA":
         return delimiters.element.join(["ISA", *isa_elements([str(v) for v in elements])])
