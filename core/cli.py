@@ -210,11 +210,20 @@ def sandbox() -> None:
 @click.option("--password", envvar="CLAIMBRIDGE_SANDBOX_PASSWORD", help="allow this password (env var)")
 def sandbox_serve(root: Path, host: str, port: int, username: str, authorized_keys: tuple[Path, ...],
                   password: str | None) -> None:
-    """Serve ROOT over SFTP until Ctrl-C; uploads land in its inbound folder."""
+    """Serve ROOT over SFTP until Ctrl-C; uploads land in its inbound folder.
+
+    Without --authorized-key or --password, a client key is made once in ROOT/.sandbox/client_ed25519 (the
+    sandbox never serves that folder) and allowed to log in.
+    """
+    from claimbridge.demo import client_key
     from claimbridge.plugins.clearinghouse_sftp.sandbox import serve
 
-    serve(root, host=host, port=port, username=username, password=password,
-          authorized_key_paths=list(authorized_keys))
+    keys = list(authorized_keys)
+    if not keys and not password:
+        key = client_key(root / ".sandbox", name="client_ed25519")
+        keys = [key.with_suffix(".pub")]
+        click.echo(f"client key for this sandbox: {key}")
+    serve(root, host=host, port=port, username=username, password=password, authorized_key_paths=keys)
 
 
 @main.command()

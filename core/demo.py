@@ -86,9 +86,10 @@ def demo_data(workdir: Path) -> list[dict]:
     return resources
 
 
-def client_key(folder: Path) -> Path:
+def client_key(folder: Path, name: str = "id_ed25519") -> Path:
+    """An Ed25519 key pair in OpenSSH format (``name`` and ``name.pub``), made once and reused."""
     folder.mkdir(parents=True, exist_ok=True)
-    key_path = folder / "id_ed25519"
+    key_path = folder / name
     if not key_path.exists():
         key = Ed25519PrivateKey.generate()
         key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH,
