@@ -33,7 +33,8 @@ class Address(Strict):
     line: list[str] = Field(min_length=1, description="street lines (no PO box for a billing provider)")
     city: str
     state: str = Field(pattern=r"^[A-Z]{2}$")
-    postal_code: str = Field(pattern=r"^\d{5}(\d{4})?$", description="ZIP; ZIP+4 (9 digits) preferred")
+    postal_code: str = Field(pattern=r"^\d{9}$",
+                             description="ZIP+4 as nine digits (the 837P requires it for the billing provider)")
 
 
 class Contact(Strict):

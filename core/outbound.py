@@ -26,10 +26,9 @@ from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.states import ClaimStatus
 from claimbridge.config import ClearinghouseEntry, Settings
 from claimbridge.connectors import Clearinghouse, OutboundFile
-from claimbridge.errors import X12ValidationError
 from claimbridge.store.db import Store
 from claimbridge.store.models import Batch, Claim, ClaimVersion, utcnow
-from claimbridge.x12.encode_837p import Envelope, Submitter, encode_837p
+from claimbridge.x12.encode_837p import ClaimEncodeError, Envelope, Submitter, encode_837p
 from claimbridge.x12.validate import validate_x12
 
 log = logging.getLogger(__name__)
@@ -121,49 +120,58 @@ class Outbound:
                                        .order_by(ClaimVersion.id)).scalars().all()
             claims = [build.claim_from_json(v.fhir) for v in versions]
             envelope = self._envelope(entry, batch)
-        encoded = encode_837p(claims, envelope=envelope, submitter=self._submitter(),
-                              receiver_name=entry.trading_partner.receiver_name)
-        report = validate_x12(encoded.text, name=batch.file_name)
+            file_name = batch.file_name
+        reasons: dict[str | None, str] = {}
+        try:
+            encoded = encode_837p(claims, envelope=envelope, submitter=self._submitter(),
+                                  receiver_name=entry.trading_partner.receiver_name)
+        except ClaimEncodeError as exc:
+            reasons[exc.record] = f"the 837P cannot be written: {exc.field}: {exc.reason}"
+        else:
+            report = validate_x12(encoded.text, name=file_name)
+            if not report.ok:
+                grouped: dict[str | None, list] = {}
+                for problem in report.problems:
+                    if problem.severity == "error":
+                        grouped.setdefault(problem.pcn, []).append(problem)
+                reasons = {pcn: "the 837P failed validation: " + _describe_problems(problems)
+                           for pcn, problems in (grouped or {None: report.problems}).items()}
         recorder = StatusRecorder()
         with self.store.transaction() as session:
             batch = session.get(Batch, batch_id)
             rows = session.execute(select(ClaimVersion, Claim).join(Claim, Claim.id == ClaimVersion.claim_id)
                                    .where(ClaimVersion.batch_id == batch_id)).all()
-            if report.ok:
+            if not reasons:
                 batch.content = encoded.text
                 batch.sha256 = hashlib.sha256(encoded.text.encode("ascii")).hexdigest()
                 batch.status = "validated"
                 for version, _claim in rows:
                     version.x12_segments = "\n".join(encoded.claim_segments.get(version.pcn, []))
             else:
-                self._fail_batch(session, batch, rows, report, recorder, result)
+                self._fail_batch(session, batch, rows, reasons, recorder, result)
         recorder.announce(self.plugins)
-        return report.ok
+        return not reasons
 
-    def _fail_batch(self, session, batch: Batch, rows, report, recorder: StatusRecorder,
-                    result: OutboundResult) -> None:
-        """An invalid file never leaves: the batch fails, named claims are held with the problem, the rest
-        go back to ready for the next batch. The batch's control numbers are not reused."""
-        error = X12ValidationError(f"{batch.file_name} failed validation", report.problems)
-        batch.status, batch.error = "failed", _describe_problems(report.problems)
-        by_pcn: dict[str | None, list] = {}
-        for problem in report.problems:
-            by_pcn.setdefault(problem.pcn, []).append(problem)
-        named = {version.pcn for version, _claim in rows if version.pcn in by_pcn}
+    def _fail_batch(self, session, batch: Batch, rows, reasons: dict[str | None, str],
+                    recorder: StatusRecorder, result: OutboundResult) -> None:
+        """An invalid file never leaves: the batch fails, the claims its problems name are held with the
+        reason, the rest go back to ready for the next batch. The batch's control numbers are not reused."""
+        batch.status = "failed"
+        batch.error = "; ".join(f"{pcn or 'file'}: {reason}" for pcn, reason in reasons.items())
+        named = {version.pcn for version, _claim in rows if version.pcn in reasons}
         for version, claim in rows:
             version.batch_id = None
             # a problem that names no claim (envelope, header) holds every claim: freeing them would only
             # produce the same invalid file again
-            if version.pcn in by_pcn or not named:
-                reason = "the 837P failed validation: " + _describe_problems(by_pcn.get(version.pcn)
-                                                                            or report.problems)
+            if version.pcn in reasons or not named:
+                reason = reasons.get(version.pcn) or next(iter(reasons.values()))
                 version.hold_reason = reason
                 recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=reason)
                 result.held.append((version.pcn, reason))
             else:
                 recorder.set_status(session, claim, version, ClaimStatus.READY, actor=ACTOR,
                                     reason=f"batch {batch.id} failed validation for other claims; ready again")
-        log.error("%s", error)
+        log.error("batch %s (%s) failed: %s", batch.id, batch.file_name, batch.error)
 
     def _envelope(self, entry: ClearinghouseEntry, batch: Batch) -> Envelope:
         tp = entry.trading_partner
@@ -234,6 +242,6 @@ def _summary(batch: Batch, already_present: bool = False) -> BatchSummary:
 
 
 def _describe_problems(problems) -> str:
-    shown = [f"segment {p.segment_index} {p.segment_id}: {p.message}" for p in problems[:3]]
+    shown = [p.describe(redact=True) for p in problems[:3]]
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
     return "; ".join(shown) + more

@@ -181,3 +181,60 @@ def test_killing_sync_at_any_moment_loses_nothing_and_sends_nothing_twice(env):
         sent = session.execute(select(ClaimVersion.pcn).where(ClaimVersion.status == "submitted")).scalars()
         assert sorted(sent) == sorted(pcns)
     runtime.close()
+
+
+class BreaksOneClaim:
+    """A practice plugin with a bug: it gives one claim a modifier no payer knows. FHIR accepts any string,
+    so only the 837 validation can catch it. It also listens to status changes."""
+
+    def __init__(self, encounter_key: str):
+        self.encounter_key = encounter_key
+        self.events = []
+
+    @hookimpl
+    def adjust_claim(self, claim, context):
+        if context["encounter_key"] == self.encounter_key:
+            claim["item"][0]["modifier"] = [{"coding": [{"system": "http://www.ama-assn.org/go/cpt",
+                                                         "code": "TOOLONG"}]}]
+
+    @hookimpl
+    def claim_status_changed(self, event):
+        self.events.append((event.pcn, event.old, event.new))
+
+
+def test_an_invalid_837_never_leaves_and_the_claim_it_names_is_held(env):
+    plugin = BreaksOneClaim("Encounter/enc-003")
+    result = env.run(create_plugin_host([plugin])).to_dict()
+    failed = [b for b in result["batches"] if b["status"] == "failed"]
+    sent = [b for b in result["batches"] if b["status"] == "submitted"]
+    assert len(failed) == 1 and len(sent) == 1
+    assert "SV1" in failed[0]["error"]
+    held_by_validation = [h for h in result["claims_held"] if "failed validation" in h["reason"]]
+    assert len(held_by_validation) == 1
+    bad_pcn = held_by_validation[0]["pcn"]
+    assert "SV1" in held_by_validation[0]["reason"]
+    # the failed batch's control numbers are burned, never reused; the clean claims left in a new file
+    assert failed[0]["isa13"] != sent[0]["isa13"]
+    assert len(env.received()) == 1
+    pcns = env.received_pcns()
+    assert bad_pcn not in pcns
+    assert len(pcns) == sent[0]["claims"] == 24
+    statuses = [(old, new) for pcn, old, new in plugin.events if pcn == bad_pcn]
+    assert [str(new) for _old, new in statuses] == ["ready", "batched", "held"]
+
+
+class DropsBillingZip:
+    @hookimpl
+    def adjust_claim(self, claim, context):
+        if context["encounter_key"] == "Encounter/enc-005":
+            billing = next(r for r in claim["contained"] if r["id"] == "billing")
+            billing["address"][0].pop("postalCode")
+
+
+def test_a_claim_the_encoder_refuses_is_held_and_the_rest_are_sent(env):
+    result = env.run(create_plugin_host([DropsBillingZip()])).to_dict()
+    held = [h for h in result["claims_held"] if "cannot be written" in h["reason"]]
+    assert len(held) == 1 and "postalCode" in held[0]["reason"]
+    assert [b["status"] for b in result["batches"]] == ["failed", "submitted"]
+    assert held[0]["pcn"] not in env.received_pcns()
+    assert len(env.received_pcns()) == 24

@@ -12,7 +12,7 @@ practice:
   name: Practice
   npi: "1234567893"
   tax_id: "123456789"
-  address: {line: ["1 Main St"], city: Portland, state: ME, postal_code: "04101"}
+  address: {line: ["1 Main St"], city: Portland, state: ME, postal_code: "041011234"}
   contact: {name: Office, phone: "2075550100"}
 submitter:
   id: SUB1
