@@ -59,30 +59,40 @@ def build_pending_claims(store: Store, settings: Settings, plugins, *, today: da
                 .order_by(StoredEncounter.id)
                 .limit(CHUNK)
             ).all()
+            # one flush gives every new claim its id (the PCN is made from it) in a single multi-row INSERT
+            new = {encounter.id: Claim(encounter_id=encounter.id, current_version=1,
+                                       status=ClaimStatus.DRAFT.value, pcn="")
+                   for encounter, claim in pending if claim is None}
+            if new:
+                session.add_all(new.values())
+                session.flush()
             for encounter, claim in pending:
-                _intake_one(session, encounter, claim, settings, plugins, today, recorder, result)
+                if claim is None:
+                    _intake_new(session, encounter, new[encounter.id], settings, plugins, today, recorder,
+                                result)
+                else:
+                    _intake_changed(session, encounter, claim, settings, plugins, today, recorder, result)
         recorder.announce(plugins)
         if len(pending) < CHUNK:
             return result
 
 
-def _intake_one(session: Session, encounter: StoredEncounter, claim: Claim | None, settings: Settings, plugins,
+def _intake_new(session: Session, encounter: StoredEncounter, claim: Claim, settings: Settings, plugins,
                 today: date, recorder: StatusRecorder, result: IntakeResult) -> None:
     bundle = json.loads(encounter.payload)
-    if claim is None:
-        claim = Claim(encounter_id=encounter.id, current_version=1, status=ClaimStatus.DRAFT.value, pcn="")
-        session.add(claim)
-        session.flush()
-        version = ClaimVersion(claim_id=claim.id, version=1, status="", frequency="1",
-                               pcn=make_pcn(settings.claims.pcn_prefix, claim.id, 1),
-                               built_from_sha256=encounter.payload_sha256)
-        claim.pcn = version.pcn
-        session.add(version)
-        session.flush()
-        _build_into(session, claim, version, bundle, encounter, settings, plugins, today, recorder, result,
-                    first=True)
-        result.built += 1
-        return
+    version = ClaimVersion(claim_id=claim.id, version=1, status="", frequency="1",
+                           pcn=make_pcn(settings.claims.pcn_prefix, claim.id, 1),
+                           built_from_sha256=encounter.payload_sha256)
+    claim.pcn = version.pcn
+    session.add(version)
+    _build_into(session, claim, version, bundle, encounter, settings, plugins, today, recorder, result,
+                first=True)
+    result.built += 1
+
+
+def _intake_changed(session: Session, encounter: StoredEncounter, claim: Claim, settings: Settings, plugins,
+                    today: date, recorder: StatusRecorder, result: IntakeResult) -> None:
+    bundle = json.loads(encounter.payload)
     current = session.execute(select(ClaimVersion).where(
         ClaimVersion.claim_id == claim.id, ClaimVersion.version == claim.current_version)).scalar_one()
     if current.status in UNSENT:
@@ -98,7 +108,6 @@ def _intake_one(session: Session, encounter: StoredEncounter, claim: Claim | Non
                                built_from_sha256=encounter.payload_sha256)
     session.add(replacement)
     claim.current_version = number
-    session.flush()
     try:
         replacement.fhir = build.claim_to_json(_build(bundle, encounter, replacement, settings, plugins, today))
         reason = (f"the encounter changed in the EHR after version {number - 1} ({current.pcn}) was "
