@@ -20,6 +20,9 @@ class ClaimEncodeError(ClaimBuildError):
     """A claim lacks something the 837P requires. ``record`` is the PCN, ``field`` the Claim path."""
 
 
+GENERATION_SUFFIXES = frozenset({"JR", "SR", "I", "II", "III", "IV", "V", "VI"})
+
+
 @dataclass(frozen=True)
 class PersonName:
     last: str
@@ -123,9 +126,12 @@ class ClaimView:
         if not chosen or not chosen.get("family"):
             raise self.fail(f"{field}.name.family", "the family name is missing; the 837P requires it")
         given = list(chosen.get("given") or [])
-        suffix = list(chosen.get("suffix") or [])
+        # NM107 is a generation suffix (Jr, III); FHIR suffixes also carry credentials (PsyD, LCSW), which
+        # payers reject there
+        suffix = next((s for s in chosen.get("suffix") or []
+                       if s.upper().rstrip(".") in GENERATION_SUFFIXES), "")
         return PersonName(last=chosen["family"], first=given[0] if given else "",
-                          middle=given[1] if len(given) > 1 else "", suffix=suffix[0] if suffix else "")
+                          middle=given[1] if len(given) > 1 else "", suffix=suffix.rstrip("."))
 
     def org_name(self, resource: Mapping[str, Any], field: str) -> str:
         return self.require(resource.get("name"), f"{field}.name", "the organization name")

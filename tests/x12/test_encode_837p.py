@@ -333,3 +333,12 @@ def test_more_than_100_claims_for_one_subscriber_open_another_hl():
     assert hls == [["1", "", "20", "1"], ["2", "1", "22", "0"], ["3", "1", "22", "0"],
                    ["4", "1", "22", "1"], ["5", "4", "23", "0"], ["6", "4", "23", "0"]]
     assert validate_x12(encoded.text).problems == []
+
+
+def test_credentials_in_a_name_suffix_do_not_reach_nm107():
+    from claimbridge.x12._claim_view import ClaimView
+
+    view = ClaimView({"identifier": [{"system": "https://claimbridge.dev/fhir/sid/pcn", "value": "CB1"}]}, 0)
+    name = view.person_name({"name": [{"family": "Vale", "given": ["Ana"], "suffix": ["PsyD", "Jr."]}]}, "x")
+    assert name.suffix == "Jr"
+    assert view.person_name({"name": [{"family": "Vale", "suffix": ["LCSW"]}]}, "x").suffix == ""
