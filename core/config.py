@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import typing
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -215,14 +216,39 @@ def load_config(path: str | os.PathLike, plugins: PluginHost | None = None,
     except ValidationError as exc:
         problems.extend(validation_problems(exc))
     if plugins is not None:
-        problems.extend(_connector_problems(raw, plugins))
+        problems.extend(_connector_problems(raw, plugins, path.parent.resolve()))
     if problems:
         raise ConfigError(problems, label)
     assert settings is not None
     return _resolve_paths(settings, path.parent)
 
 
-def _connector_problems(raw: dict, plugins: PluginHost) -> list[str]:
+def absolutize_paths(raw: dict, model: type[BaseModel], base: Path) -> dict:
+    """``raw`` with every relative string given for a ``Path``-typed field of ``model`` (nested models and
+    unions of models included) made absolute under ``base``. Other strings, remote folders among them, are
+    left alone."""
+    out = dict(raw)
+    for name, field in model.model_fields.items():
+        key = field.alias or name
+        for kind in _annotation_types(field.annotation):
+            value = out.get(key)
+            if kind is Path and isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                out[key] = str(base / value)
+            elif isinstance(kind, type) and issubclass(kind, BaseModel) and isinstance(value, dict):
+                out[key] = absolutize_paths(value, kind, base)
+    return out
+
+
+def _annotation_types(annotation: Any) -> list[Any]:
+    args = typing.get_args(annotation)
+    if not args:
+        return [annotation]
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _annotation_types(args[0])
+    return [t for arg in args for t in _annotation_types(arg)]
+
+
+def _connector_problems(raw: dict, plugins: PluginHost, base: Path | None = None) -> list[str]:
     problems = []
     for key, registry in (("sources", plugins.sources), ("clearinghouses", plugins.clearinghouses)):
         entries = raw.get(key) or []
@@ -239,8 +265,11 @@ def _connector_problems(raw: dict, plugins: PluginHost) -> list[str]:
                 problems.append(f"{key}[{i}].type: no plugin provides {entry['type']!r} "
                                 f"(known: {', '.join(sorted(registry)) or 'none'})")
                 continue
+            settings = entry.get("settings") or {}
+            if base is not None and isinstance(settings, dict):
+                settings = absolutize_paths(settings, cls.settings_model, base)
             try:
-                cls.settings_model.model_validate(entry.get("settings") or {})
+                cls.settings_model.model_validate(settings)
             except ValidationError as exc:
                 problems.extend(validation_problems(exc, f"{key}[{i}].settings"))
     return problems
@@ -254,10 +283,14 @@ def _resolve_paths(settings: Settings, base: Path) -> Settings:
     return settings.model_copy(update={"database": DatabaseSettings(url=url), "workdir": workdir})
 
 
-def connector_settings(entry: ConnectorEntry, model: type[BaseModel]) -> BaseModel:
-    """Validate one connector entry's settings with its plugin's model (errors carry the key path)."""
+def connector_settings(entry: ConnectorEntry, model: type[BaseModel], base: Path | None = None) -> BaseModel:
+    """Validate one connector entry's settings with its plugin's model (errors carry the key path).
+
+    With ``base`` (the config file's folder), relative paths in fields typed ``Path`` are taken from there,
+    not from wherever the command happens to run.
+    """
     try:
-        return model.model_validate(entry.settings)
+        return model.model_validate(absolutize_paths(entry.settings, model, base) if base else entry.settings)
     except ValidationError as exc:
         raise ConfigError(validation_problems(exc, f"{entry.name}.settings")) from None
 

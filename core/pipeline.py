@@ -102,11 +102,12 @@ def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
         if unknown:
             raise FatalError(f"no source named {', '.join(unknown)} in {runtime.config_path}")
     runner = SyncRunner(store, progress=progress)
+    base = runtime.config_path.parent.resolve()
     for entry in entries:
         cls = plugins.source_class(entry.type)
         outcome = SourceOutcome(name=entry.name, status="failed")
         try:
-            with cls(entry.name, connector_settings(entry, cls.settings_model)) as source:
+            with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as source:
                 result: SyncResult = runner.run(source)
             outcome.status = result.status
             for attr in ("read", "new", "changed", "unchanged", "quarantined"):
@@ -127,7 +128,7 @@ def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
         cls = plugins.clearinghouse_class(entry.type)
         progress(f"sending to {entry.name}")
         try:
-            with cls(entry.name, connector_settings(entry, cls.settings_model)) as clearinghouse:
+            with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as clearinghouse:
                 summary.outbound[entry.name] = outbound.run(entry, clearinghouse, settings.workdir / "outbound")
         except ClaimbridgeError as exc:
             summary.errors.append(f"clearinghouse {entry.name}: {exc}")

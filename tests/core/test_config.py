@@ -94,3 +94,22 @@ def test_example_configuration_is_valid(monkeypatch):
     example = Path(__file__).resolve().parents[2] / "config" / "claimbridge.example.yaml"
     settings = load_config(example, create_plugin_host(), env={"OFFICE_ALLY_SFTP_PASSWORD": "x"})
     assert [s.name for s in settings.sources] == ["main-ehr", "backfill"]
+
+
+def test_relative_connector_paths_are_taken_from_the_config_folder(tmp_path):
+    from claimbridge.config import ConnectorEntry, connector_settings
+    from claimbridge.plugins.clearinghouse_sftp.settings import SftpSettings
+    from claimbridge.plugins.ehr_fhir.settings import FhirSourceSettings
+
+    entry = ConnectorEntry(name="ch", type="sftp", settings={
+        "host": "h", "username": "u", "private_key_path": "keys/id", "known_hosts": "keys/known_hosts",
+        "upload_dir": "inbound"})
+    sftp = connector_settings(entry, SftpSettings, tmp_path)
+    assert sftp.private_key_path == tmp_path / "keys/id"
+    assert sftp.known_hosts == tmp_path / "keys/known_hosts"
+    assert sftp.upload_dir == "inbound"  # a remote folder: never rewritten
+    fhir = connector_settings(ConnectorEntry(name="f", type="fhir", settings={
+        "base_url": "https://x/fhir", "auth": {"type": "smart_backend", "token_url": "https://x/token",
+                                               "client_id": "c", "private_key_path": "fhir.pem", "key_id": "k"}}),
+        FhirSourceSettings, tmp_path)
+    assert fhir.auth.private_key_path == tmp_path / "fhir.pem"
