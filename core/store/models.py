@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -138,6 +139,7 @@ class ClaimVersion(Base):
     hold_reason: Mapped[str | None] = mapped_column(Text)
     built_from_sha256: Mapped[str] = mapped_column(String(64))
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    findings: Mapped[str | None] = mapped_column(Text)  # JSON list of the scrubber's findings
     x12_segments: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claim: Mapped[Claim] = relationship(back_populates="versions")
@@ -190,3 +192,46 @@ class ControlCounter(Base):
     partner: Mapped[str] = mapped_column(String(100), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     last_value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class ClaimLine(Base):
+    """The few facts of each line of a claim version that other claims are checked against (duplicates,
+    one psychotherapy code per day, authorized visits used), kept so no claim JSON has to be re-read."""
+
+    __tablename__ = "claim_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("claim_versions.id", ondelete="CASCADE"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    pcn: Mapped[str] = mapped_column(String(17))
+    patient_key: Mapped[str] = mapped_column(String(200), index=True)
+    payer_id: Mapped[str | None] = mapped_column(String(80))
+    rendering_npi: Mapped[str | None] = mapped_column(String(10))
+    code: Mapped[str] = mapped_column(String(10))
+    service_date: Mapped[date] = mapped_column(Date)
+    authorization: Mapped[str | None] = mapped_column(String(80))
+
+
+class FindingOverride(Base):
+    """A biller's decision to let one finding of one claim version pass, with the reason."""
+
+    __tablename__ = "finding_overrides"
+    __table_args__ = (UniqueConstraint("claim_id", "version", "rule"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(100))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(Base):
+    """Who did what to which claim, outside the automatic pipeline (overrides, releases, reads of PHI)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    detail: Mapped[str] = mapped_column(Text)

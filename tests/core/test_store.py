@@ -8,7 +8,8 @@ from claimbridge.store import open_store
 def test_migrations_create_every_table_and_are_idempotent(store):
     tables = set(inspect(store.engine).get_table_names())
     assert {"bookmarks", "sync_runs", "quarantine", "encounters", "claims", "claim_versions", "claim_events",
-            "batches", "control_counters", "alembic_version"} <= tables
+            "batches", "control_counters", "alembic_version", "claim_lines", "finding_overrides",
+            "audit_log"} <= tables
     assert store.is_current()
     store.migrate()  # a second run changes nothing and does not fail
     assert store.is_current()
