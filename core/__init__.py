@@ -12,6 +12,7 @@ import pluggy
 from claimbridge.connectors import (
     BadRecord,
     Clearinghouse,
+    Connector,
     ConnectorSettings,
     EhrSource,
     OutboundFile,
@@ -47,6 +48,7 @@ __all__ = [
     "ClaimbridgeError",
     "Clearinghouse",
     "ConfigError",
+    "Connector",
     "ConnectorSettings",
     "EhrSource",
     "FatalError",

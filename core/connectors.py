@@ -80,24 +80,20 @@ class Stream(abc.ABC):
         """
 
 
-class EhrSource(abc.ABC):
-    """An EHR connector: a set of streams configured by one settings model."""
+class Connector(abc.ABC):  # noqa: B024 - a shared base, abstract through its subclasses
+    """What every connector has: a configured name, a settings model, a check and a close."""
 
-    #: the ``type`` used in configuration (``sources[].type``)
+    #: the ``type`` used in configuration (``sources[].type`` / ``clearinghouses[].type``)
     type_name: ClassVar[str]
-    #: the pydantic model of ``sources[].settings``
+    #: the pydantic model of the entry's ``settings``
     settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
 
     def __init__(self, name: str, settings: ConnectorSettings):
         self.name = name
         self.settings = settings
 
-    @abc.abstractmethod
-    def streams(self) -> list[Stream]:
-        """The streams this source offers; an ``encounters`` stream feeds the claim pipeline."""
-
     def check(self) -> None:
-        """Raise a :class:`~claimbridge.errors.FatalError` if the source cannot be reached or refuses us."""
+        """Raise a :class:`~claimbridge.errors.FatalError` if the far side cannot be reached or refuses us."""
 
     def close(self) -> None:
         """Release connections and temporary files."""
@@ -107,6 +103,14 @@ class EhrSource(abc.ABC):
 
     def __exit__(self, *exc):
         self.close()
+
+
+class EhrSource(Connector):
+    """An EHR connector: a set of streams configured by one settings model."""
+
+    @abc.abstractmethod
+    def streams(self) -> list[Stream]:
+        """The streams this source offers; an ``encounters`` stream feeds the claim pipeline."""
 
 
 @dataclass(frozen=True)
@@ -139,15 +143,8 @@ class SubmitResult:
     already_present: bool = False
 
 
-class Clearinghouse(abc.ABC):
+class Clearinghouse(Connector):
     """A clearinghouse connector (SFTP or any other transport)."""
-
-    type_name: ClassVar[str]
-    settings_model: ClassVar[type[ConnectorSettings]] = ConnectorSettings
-
-    def __init__(self, name: str, settings: ConnectorSettings):
-        self.name = name
-        self.settings = settings
 
     @abc.abstractmethod
     def submit(self, file: OutboundFile) -> SubmitResult:
@@ -169,15 +166,3 @@ class Clearinghouse(abc.ABC):
     @abc.abstractmethod
     def archive(self, name: str) -> None:
         """Move one inbound file out of the way once it is recorded."""
-
-    def check(self) -> None:
-        """Raise a :class:`~claimbridge.errors.FatalError` if the clearinghouse refuses us."""
-
-    def close(self) -> None:
-        """Release connections."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
