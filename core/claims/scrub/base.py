@@ -103,6 +103,12 @@ class ClaimFacts:
     diagnosis_sequences: tuple[int, ...]
     lines: tuple[Line, ...]
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)  # the Claim JSON, for plugin rules
+    # added with the scrubber (defaults keep older constructors working)
+    billing_taxonomy: str | None = None  # NUCC identifier of the billing Organization (PRV*BI), when given
+    billing_name_present: bool = True
+    billing_postal_code: str | None = None
+    care_team_sequences: tuple[int, ...] = ()  # Claim.careTeam[].sequence values
+    encounter_class: str | None = None       # Encounter.class code (AMB, VR …)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,17 @@ class PriorClaimLine:
     rendering_npi: str | None
     code: str
     service_date: date
+
+    @classmethod
+    def lines_of(cls, facts: ClaimFacts) -> list[PriorClaimLine]:
+        """The lines of a scrubbed claim, to add to ``ScrubContext.prior_lines`` for the claims after it (the
+        duplicate check within a batch). Lines without a patient key, code or date are left out."""
+        if not facts.pcn or not facts.patient_key:
+            return []
+        npi = facts.rendering.npi if facts.rendering else None
+        return [cls(pcn=facts.pcn, patient_key=facts.patient_key, rendering_npi=npi, code=line.code,
+                    service_date=line.service_date)
+                for line in facts.lines if line.code and line.service_date]
 
 
 @dataclass
@@ -128,6 +145,19 @@ class ScrubContext:
     #: authorizations known from configuration or the EHR: (patient_key, payer_id) → list of dicts with
     #: ``number``, ``codes`` (empty: any), ``start``, ``end``, ``visits``
     authorizations: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    _prior_index: tuple[int, dict] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def prior_lines_by_key(self) -> dict[tuple[str, str | None, str, date], list[PriorClaimLine]]:
+        """``prior_lines`` by (patient_key, rendering_npi, code, service_date); rebuilt when lines were added
+        (so a batch may append to ``prior_lines`` between claims)."""
+        cached = self._prior_index
+        if cached is not None and cached[0] == len(self.prior_lines):
+            return cached[1]
+        index: dict[tuple[str, str | None, str, date], list[PriorClaimLine]] = {}
+        for line in self.prior_lines:
+            index.setdefault((line.patient_key, line.rendering_npi, line.code, line.service_date), []).append(line)
+        self._prior_index = (len(self.prior_lines), index)
+        return index
 
 
 class ScrubRule(abc.ABC):
