@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import typing
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -97,11 +98,25 @@ class PayerSettings(Strict):
     telehealth_pos: Literal["02", "10"] = "10"
 
 
+class Authorization(Strict):
+    """A prior authorization the payer granted, tracked by the scrubber (visits left, date range)."""
+
+    payer_id: str
+    member_id: str
+    birth_date: date = Field(description="with member_id, identifies the patient (never logged)")
+    number: str = Field(description="the authorization number (REF*G1)")
+    codes: list[str] = Field(default_factory=list, description="codes it covers; empty: any")
+    start: date
+    end: date
+    visits: int = Field(ge=0, description="visits authorized in the range")
+
+
 class ClaimSettings(Strict):
     pcn_prefix: str = Field("CB", pattern=r"^[A-Z0-9]{0,3}$", description="first characters of every PCN")
     fee_schedule: dict[str, Decimal] = Field(default_factory=dict, description="CPT/HCPCS → charge per unit")
     default_payer: PayerSettings = PayerSettings()
     payers: dict[str, PayerSettings] = Field(default_factory=dict, description="by payer id (NIIP)")
+    authorizations: list[Authorization] = Field(default_factory=list)
 
     @field_validator("fee_schedule")
     @classmethod

@@ -45,6 +45,13 @@ def show_claim(store: Store, pcn: str) -> str:
         if batch:
             lines.append(f"batch {batch.id}: {batch.file_name} ISA13 {batch.isa13:09d} GS06 {batch.gs06} "
                          f"ST02 {batch.st02:04d} ({batch.status})")
+        findings = json.loads(version.findings or "[]")
+        if findings:
+            lines.append("")
+            lines.append("scrub findings:")
+            for f in findings:
+                mark = " (overridden)" if f.get("overridden") else ""
+                lines.append(f"  {f['severity']} {f['rule']}{mark}: {f['message']} — fix: {f['fix']}")
         lines.append("")
         lines.append("history:")
         for event in events:
@@ -57,3 +64,22 @@ def show_claim(store: Store, pcn: str) -> str:
         lines.append("FHIR Claim:")
         lines.append(json.dumps(json.loads(version.fhir), indent=2) if version.fhir else "(could not be built)")
         return "\n".join(lines)
+
+
+def held_claims(store: Store) -> list[dict]:
+    """Held claim versions (current ones), oldest first, with their findings and hold reason."""
+    with store.transaction() as session:
+        rows = session.execute(
+            select(Claim, ClaimVersion, StoredEncounter)
+            .join(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
+                  & (ClaimVersion.version == Claim.current_version))
+            .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id)
+            .where(ClaimVersion.status == "held")
+            .order_by(Claim.id)).all()
+        return [{"pcn": v.pcn, "version": v.version, "encounter": f"{e.source}/{e.key}",
+                 "hold_reason": v.hold_reason,
+                 "findings": [f for f in json.loads(v.findings or "[]")
+                              if f["severity"] == "error" or f.get("overridden")] +
+                             [f for f in json.loads(v.findings or "[]")
+                              if f["severity"] == "warning" and not f.get("overridden")]}
+                for c, v, e in rows]
