@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from claimbridge.claims.scrub.base import ScrubRule
+    from claimbridge.claims.scrub.profiles import PayerProfile
     from claimbridge.claims.states import StatusChange
     from claimbridge.connectors import Clearinghouse, EhrSource
 
@@ -75,4 +77,35 @@ def claim_status_changed(event: StatusChange) -> None:
         the others (and the pipeline) go on.
 
     Added in 0.1.
+    """
+
+
+@hookspec
+def register_scrub_rules(register: Callable[[type[ScrubRule]], None]) -> None:
+    """Register claim scrub rules.
+
+    :param register: call it once per :class:`~claimbridge.claims.scrub.base.ScrubRule` subclass (with ``id``,
+        ``severity``, ``title``, ``fix``, ``path``, ``source`` and a ``check`` method). Rule ids are dotted and
+        lowercase; prefix yours with your plugin's name (``mypractice.referral_on_file``). Two plugins
+        registering one id is an error reported at start-up. The built-in rules are registered the same way by
+        the built-in plugin ``scrub_builtin``.
+    :return: nothing; every implementation is called. Every registered rule runs on every claim, except where
+        a payer profile lists it in ``disabled_rules``; a rule that raises becomes the error finding
+        ``scrubber.rule_failed``.
+
+    Added in 0.2.
+    """
+
+
+@hookspec
+def register_payer_profiles(register: Callable[[PayerProfile], None]) -> None:
+    """Register payer profiles.
+
+    :param register: call it once per :class:`~claimbridge.claims.scrub.profiles.PayerProfile` instance. Two
+        plugins registering one profile name is an error reported at start-up (the shipped profiles
+        ``default``, ``medicare``, ``medicaid-example`` and ``commercial-example`` come from ``scrub_builtin``).
+        A practice's own ``payers/<name>.yaml`` replaces a registered profile of the same name.
+    :return: nothing; every implementation is called.
+
+    Added in 0.2.
     """

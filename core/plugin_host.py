@@ -22,6 +22,12 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "claimbridge"
 DISABLE_ENV = "CLAIMBRIDGE_DISABLE_PLUGINS"
 
+#: built-in plugins that are part of the core and always registered (not subject to ``CLAIMBRIDGE_DISABLE_PLUGINS``:
+#: a practice turns off single scrub rules with a payer profile's ``disabled_rules``, never the whole scrubber)
+CORE_PLUGINS = {
+    "scrub_builtin": "claimbridge.claims.scrub.builtin",
+}
+
 #: built-in plugins, by entry-point name; used when the package metadata is unavailable (running from a
 #: source tree without ``pip install``)
 BUILTIN_PLUGINS = {
@@ -40,6 +46,8 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     clearinghouses: list[str] = field(default_factory=list)
+    scrub_rules: list[str] = field(default_factory=list)
+    payer_profiles: list[str] = field(default_factory=list)
 
 
 class PluginHost:
@@ -51,6 +59,10 @@ class PluginHost:
         self._versions = versions
         self.sources: dict[str, type[EhrSource]] = {}
         self.clearinghouses: dict[str, type[Clearinghouse]] = {}
+        #: scrub rule classes by rule id, payer profiles by name (``register_scrub_rules``,
+        #: ``register_payer_profiles``), in registration order
+        self.scrub_rules: dict[str, type] = {}
+        self.payer_profiles: dict[str, Any] = {}
         self._registered_by: dict[tuple[str, str], str] = {}
         self._collect()
 
@@ -60,6 +72,19 @@ class PluginHost:
         for impl in self.pm.hook.register_clearinghouses.get_hookimpls():
             impl.function(register=self._registrar(self.clearinghouses, Clearinghouse, "clearinghouse",
                                                    impl.plugin_name))
+        rule_impls = self.pm.hook.register_scrub_rules.get_hookimpls()
+        profile_impls = self.pm.hook.register_payer_profiles.get_hookimpls()
+        if rule_impls or profile_impls:
+            from claimbridge.claims.scrub.base import ScrubRule
+            from claimbridge.claims.scrub.profiles import PayerProfile
+
+            # get_hookimpls() is in registration order: the built-in rules come first in reports
+            for impl in rule_impls:
+                impl.function(register=self._keyed_registrar(self.scrub_rules, ScrubRule, "scrub rule", "id",
+                                                              impl.plugin_name, is_class=True))
+            for impl in profile_impls:
+                impl.function(register=self._keyed_registrar(self.payer_profiles, PayerProfile, "payer profile",
+                                                              "name", impl.plugin_name, is_class=False))
 
     def _registrar(self, registry: dict, base: type, kind: str, plugin: str):
         def register(cls: type) -> None:
@@ -72,6 +97,24 @@ class PluginHost:
                 raise FatalError(f"{kind} type {name!r} is registered by both {other} and {plugin}; "
                                  f"disable one with {DISABLE_ENV}")
             registry[name] = cls
+            self._registered_by[(kind, name)] = plugin
+        return register
+
+    def _keyed_registrar(self, registry: dict, base: type, kind: str, key: str, plugin: str, *, is_class: bool):
+        def register(obj: Any) -> None:
+            ok = issubclass(obj, base) if is_class and isinstance(obj, type) else (
+                not is_class and isinstance(obj, base))
+            if not ok:
+                what = f"a subclass of {base.__name__}" if is_class else f"a {base.__name__} instance"
+                raise FatalError(f"plugin {plugin} registered {obj!r} as a {kind}, but it is not {what}")
+            name = getattr(obj, key, None)
+            if not isinstance(name, str) or not name:
+                raise FatalError(f"plugin {plugin} registered a {kind} without a {key}: {obj!r}")
+            if name in registry and registry[name] is not obj:
+                other = self._registered_by[(kind, name)]
+                raise FatalError(f"{kind} {name!r} is registered by both {other} and {plugin}; rename one, or "
+                                 f"disable a plugin with {DISABLE_ENV}")
+            registry[name] = obj
             self._registered_by[(kind, name)] = plugin
         return register
 
@@ -98,6 +141,10 @@ class PluginHost:
             info.sources = sorted(t for (k, t), p in self._registered_by.items() if k == "source" and p == name)
             info.clearinghouses = sorted(t for (k, t), p in self._registered_by.items()
                                          if k == "clearinghouse" and p == name)
+            info.scrub_rules = sorted(t for (k, t), p in self._registered_by.items()
+                                      if k == "scrub rule" and p == name)
+            info.payer_profiles = sorted(t for (k, t), p in self._registered_by.items()
+                                         if k == "payer profile" and p == name)
             infos.append(info)
         return sorted(infos, key=lambda i: i.name)
 
@@ -118,8 +165,9 @@ def disabled_plugins(env: dict[str, str] | None = None) -> set[str]:
 
 def create_plugin_host(extra_plugins: Iterable[ModuleType | object] = (),
                        env: dict[str, str] | None = None) -> PluginHost:
-    """Build a plugin host: the hook specs, every entry point of group ``claimbridge`` not blocked by
-    ``CLAIMBRIDGE_DISABLE_PLUGINS`` (comma-separated entry-point names), then ``extra_plugins``.
+    """Build a plugin host: the hook specs, the core plugins (:data:`CORE_PLUGINS`, always), every entry point
+    of group ``claimbridge`` not blocked by ``CLAIMBRIDGE_DISABLE_PLUGINS`` (comma-separated entry-point names),
+    then ``extra_plugins``.
 
     Ends with ``check_pending()`` so an implementation of a hook that does not exist (a typo) fails loudly.
     """
@@ -127,6 +175,9 @@ def create_plugin_host(extra_plugins: Iterable[ModuleType | object] = (),
     pm.add_hookspecs(hookspecs)
     blocked = disabled_plugins(env)
     versions: dict[str, str] = {}
+    for name, module_name in CORE_PLUGINS.items():
+        pm.register(importlib.import_module(module_name), name=name)
+        versions[name] = _own_version()
     seen: set[str] = set()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in seen:

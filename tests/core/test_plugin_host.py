@@ -163,3 +163,76 @@ def test_every_hook_is_exercised_by_a_test():
     text = "\n".join(p.read_text(encoding="utf-8") for p in tests.rglob("test_*.py"))
     for name, _fn in _hooks():
         assert f"def {name}(" in text, f"no test implements the hook {name}"
+
+
+# ------------------------------------------------------------------------------------- scrub registration
+
+
+def _scrub_plugin(rule_id="acme.referral_on_file", profile_name="acme-plan"):
+    from claimbridge.claims.scrub import PayerProfile, ScrubRule
+
+    class ReferralOnFile(ScrubRule):
+        id = rule_id
+        title = "A referral is on file"
+        fix = "Get the referral."
+        source = "Acme plan manual"
+
+        def check(self, facts, profile, context):
+            return ()
+
+    class AcmePlugin:
+        @hookimpl
+        def register_scrub_rules(self, register):
+            register(ReferralOnFile)
+
+        @hookimpl
+        def register_payer_profiles(self, register):
+            register(PayerProfile(name=profile_name, payer_ids=["ACME1"]))
+
+    return AcmePlugin(), ReferralOnFile
+
+
+def test_scrub_hooks_fill_the_registries_after_the_builtin_ones():
+    plugin, rule = _scrub_plugin()
+    host = create_plugin_host(env=NO_BUILTINS, extra_plugins=[plugin])
+    assert host.scrub_rules["acme.referral_on_file"] is rule
+    assert list(host.scrub_rules)[-1] == "acme.referral_on_file"  # built-in rules first
+    assert "structure.billing_npi" in host.scrub_rules
+    assert {"default", "medicare", "acme-plan"} <= set(host.payer_profiles)
+    info = next(i for i in host.describe() if i.scrub_rules == ["acme.referral_on_file"])
+    assert info.payer_profiles == ["acme-plan"]
+    assert info.hooks == ["register_payer_profiles", "register_scrub_rules"]
+
+
+def test_scrub_builtin_is_always_registered():
+    host = create_plugin_host(env={"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp,scrub_builtin"})
+    builtin = next(i for i in host.describe() if i.name == "scrub_builtin")
+    assert builtin.module == "claimbridge.claims.scrub.builtin"
+    assert "dates.timely_filing" in builtin.scrub_rules and "default" in builtin.payer_profiles
+
+
+def test_a_rule_id_or_profile_name_registered_twice_is_an_error():
+    plugin, _ = _scrub_plugin(rule_id="structure.billing_npi")
+    with pytest.raises(FatalError, match="structure.billing_npi.*scrub_builtin"):
+        create_plugin_host(env=NO_BUILTINS, extra_plugins=[plugin])
+    plugin, _ = _scrub_plugin(profile_name="medicare")
+    with pytest.raises(FatalError, match="payer profile 'medicare' is registered by both"):
+        create_plugin_host(env=NO_BUILTINS, extra_plugins=[plugin])
+
+
+def test_registering_something_that_is_not_a_rule_or_profile_is_an_error():
+    class Wrong:
+        @hookimpl
+        def register_scrub_rules(self, register):
+            register(object)
+
+    with pytest.raises(FatalError, match="not a subclass of ScrubRule"):
+        create_plugin_host(env=NO_BUILTINS, extra_plugins=[Wrong()])
+
+    class WrongProfile:
+        @hookimpl
+        def register_payer_profiles(self, register):
+            register({"name": "x"})
+
+    with pytest.raises(FatalError, match="not a PayerProfile instance"):
+        create_plugin_host(env=NO_BUILTINS, extra_plugins=[WrongProfile()])

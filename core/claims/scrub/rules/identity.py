@@ -1,0 +1,136 @@
+"""Identity rules: NPIs and taxonomies, group billing, supervision and what a kind of provider may bill."""
+
+from __future__ import annotations
+
+import re
+
+from claimbridge.claims.build import npi_check_digit_ok
+from claimbridge.claims.scrub.base import ClaimFacts, Provider, ScrubRule
+
+BILLING = "Claim.contained.where(id='billing')"
+_TAXONOMY = re.compile(r"^[0-9A-Z]{9}X$")
+
+
+def _providers(facts: ClaimFacts) -> list[tuple[str, Provider]]:
+    return [(role, provider) for role, provider in (("rendering", facts.rendering),
+                                                    ("supervising", facts.supervising),
+                                                    ("referring", facts.referring)) if provider is not None]
+
+
+def taxonomy_matches(taxonomy: str | None, patterns: list[str]) -> str | None:
+    """The first of ``patterns`` (full NUCC codes or prefixes such as ``103T``) that ``taxonomy`` matches."""
+    if not taxonomy:
+        return None
+    taxonomy = taxonomy.upper()
+    for pattern in patterns:
+        if taxonomy.startswith(pattern.upper()):
+            return pattern
+    return None
+
+
+class NpiCheckDigit(ScrubRule):
+    id = "identity.npi_check_digit"
+    title = "Billing, rendering, supervising and referring NPIs are 10 digits with a valid check digit"
+    fix = "Correct the NPI in the EHR provider profile (or practice.npi); look it up in the NPPES NPI registry."
+    path = f"{BILLING}.identifier"
+    source = "CMS NPI standard (Luhn check digit over 80840 + the first nine digits)"
+
+    def check(self, facts, profile, context):
+        if facts.billing_npi and not npi_check_digit_ok(facts.billing_npi):
+            yield self.finding(f"billing NPI {facts.billing_npi} is not 10 digits with a valid check digit")
+        for role, provider in _providers(facts):
+            if provider.npi and not npi_check_digit_ok(provider.npi):
+                yield self.finding(f"{role} NPI {provider.npi} is not 10 digits with a valid check digit",
+                                   path=provider.path)
+
+
+class TaxonomyFormat(ScrubRule):
+    id = "identity.taxonomy_format"
+    title = "Provider taxonomy codes are NUCC-shaped: 10 characters ending in X"
+    fix = "Correct the NUCC taxonomy in the EHR (PractitionerRole.specialty) or practice.taxonomy."
+    path = "Claim.careTeam.qualification"
+    source = "NUCC Health Care Provider Taxonomy; 837P PRV03"
+
+    def check(self, facts, profile, context):
+        if facts.billing_taxonomy and not _TAXONOMY.match(facts.billing_taxonomy):
+            yield self.finding(f"billing taxonomy {facts.billing_taxonomy!r} is not 10 characters ending in X",
+                               path=f"{BILLING}.identifier")
+        for role, provider in _providers(facts):
+            if provider.taxonomy and not _TAXONOMY.match(provider.taxonomy):
+                yield self.finding(f"{role} taxonomy {provider.taxonomy!r} is not 10 characters ending in X",
+                                   path=f"{provider.path}.qualification")
+
+
+class GroupNpi(ScrubRule):
+    id = "identity.group_npi"
+    title = "The billing NPI is the group's, not the rendering clinician's (profile: requires_group_npi)"
+    fix = ("Bill under the group's type 2 NPI (practice.npi / the billing Organization); the clinician's NPI goes "
+           "in the rendering provider only.")
+    path = f"{BILLING}.identifier"
+    source = "payer policy (payer profile requires_group_npi)"
+
+    def check(self, facts, profile, context):
+        if (profile.requires_group_npi and facts.billing_npi and facts.rendering is not None
+                and facts.rendering.npi == facts.billing_npi):
+            yield self.finding(f"{profile.name}: billing NPI {facts.billing_npi} is the rendering clinician's; "
+                               "this payer wants the group NPI")
+
+
+class SupervisorRequired(ScrubRule):
+    id = "identity.supervisor_required"
+    title = "Clinicians whose taxonomy the payer lists bill with a supervising provider"
+    fix = ("Record the supervising licensed clinician on the encounter (participant type SPRF) in the EHR; it "
+           "becomes loop 2310D.")
+    path = "Claim.careTeam"
+    source = "payer policy (payer profile supervision_required_taxonomies)"
+
+    def check(self, facts, profile, context):
+        rendering = facts.rendering
+        if rendering is None or facts.supervising is not None:
+            return
+        matched = taxonomy_matches(rendering.taxonomy, profile.supervision_required_taxonomies)
+        if matched:
+            yield self.finding(f"{profile.name}: a rendering provider with taxonomy {rendering.taxonomy} bills "
+                               "only under a supervising provider, and the claim has none",
+                               path=rendering.path)
+
+
+class SupervisorNotRendering(ScrubRule):
+    id = "identity.supervisor_not_rendering"
+    title = "The supervising provider is not the rendering provider"
+    fix = "Record the supervisor as a separate participant (SPRF), or remove the supervisor from the encounter."
+    path = "Claim.careTeam"
+    source = f"{'837P TR3 005010X222A1'}, loop 2310D (a different provider than 2310B)"
+
+    def check(self, facts, profile, context):
+        if (facts.rendering is not None and facts.supervising is not None and facts.rendering.npi
+                and facts.rendering.npi == facts.supervising.npi):
+            yield self.finding(f"the supervising provider (NPI {facts.supervising.npi}) is the rendering "
+                               "provider", path=facts.supervising.path)
+
+
+class ProviderRestriction(ScrubRule):
+    id = "identity.provider_restriction"
+    title = "A provider type bills only the codes the payer lets it bill (profile: provider_restrictions)"
+    fix = ("Have an eligible clinician bill the service, or use the code this provider type may bill "
+           "(e.g. 90791 instead of 90792; psychotherapy without the E/M add-on).")
+    path = "Claim.item.productOrService"
+    source = "payer policy (payer profile provider_restrictions; Medicare: CMS scope of practice)"
+
+    def check(self, facts, profile, context):
+        rendering = facts.rendering
+        if rendering is None or not rendering.taxonomy or not profile.provider_restrictions:
+            return
+        for restriction in profile.provider_restrictions:
+            if not taxonomy_matches(rendering.taxonomy, restriction.taxonomies):
+                continue
+            for line in facts.lines:
+                if line.code in restriction.codes:
+                    reason = f" ({restriction.reason})" if restriction.reason else ""
+                    yield self.finding(f"{profile.name}: a provider with taxonomy {rendering.taxonomy} may not "
+                                       f"bill {line.code}{reason}",
+                                       path=f"Claim.item[{line.index}].productOrService")
+
+
+RULES: list[type[ScrubRule]] = [NpiCheckDigit, TaxonomyFormat, GroupNpi, SupervisorRequired, SupervisorNotRendering,
+                                ProviderRestriction]
