@@ -204,6 +204,60 @@ def add_line(claim: dict, code: str, *, charge: str = "100.00", units: int = 1, 
     return claim
 
 
+# ------------------------------------------------------------------------------------------- claim files
+
+
+def claim_bundle(claim: dict, *, style: str = "relative", bundle_type: str = "collection") -> dict:
+    """The Claim as a Bundle a tool would send to ``claimbridge scrub``: each contained resource becomes an
+    entry and ``#local`` references become ``Type/id`` (``style="relative"``), ``urn:uuid:…`` full URLs
+    (``"urn"``) or absolute URLs (``"absolute"``). Returns a new Bundle; ``claim`` is not changed."""
+    claim = copy.deepcopy(claim)
+    if any(r.get("id") == "facility" for r in claim.get("contained", [])) and "facility" not in claim:
+        claim["facility"] = {"reference": "#facility"}  # how a Bundle names the service facility
+    contained_resources = claim.pop("contained", [])
+    refs = {}
+    entries = []
+    for n, resource in enumerate(contained_resources):
+        rid = f"{resource['id']}-1"
+        if style == "urn":
+            ref = full_url = f"urn:uuid:00000000-0000-4000-8000-{n:012d}"
+        elif style == "absolute":
+            ref = full_url = f"https://ehr.example/fhir/{resource['resourceType']}/{rid}"
+        else:
+            ref, full_url = f"{resource['resourceType']}/{rid}", f"https://ehr.example/fhir/{resource['resourceType']}/{rid}"
+        refs[f"#{resource['id']}"] = ref
+        resource["id"] = rid
+        entries.append({"fullUrl": full_url, "resource": resource})
+
+    def relink(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("reference"), str) and node["reference"] in refs:
+                node["reference"] = refs[node["reference"]]
+            for value in node.values():
+                relink(value)
+        elif isinstance(node, list):
+            for value in node:
+                relink(value)
+
+    relink(claim)
+    for entry in entries:
+        relink(entry["resource"])
+    claim["id"] = "claim-1"
+    claim_entry = {"fullUrl": "https://ehr.example/fhir/Claim/claim-1", "resource": claim}
+    if bundle_type == "transaction":
+        for entry in [claim_entry, *entries]:
+            entry["request"] = {"method": "POST", "url": entry["resource"]["resourceType"]}
+    return {"resourceType": "Bundle", "type": bundle_type, "entry": [claim_entry, *entries]}
+
+
+def write_json(path, document: dict):
+    """Write ``document`` (Decimals as exact numbers) to ``path``; returns the path."""
+    from claimbridge.claims.money import claim_to_json
+
+    path.write_text(claim_to_json(document), encoding="utf-8")
+    return path
+
+
 # ---------------------------------------------------------------------------------------------- fixtures
 
 
