@@ -16,11 +16,26 @@ What is in it:
   (``RelatedPerson/rp-04-mother``, the subscriber); ``pat-07`` is covered as the ``spouse`` of ``pat-03``;
   ``pat-05`` has a commercial plan (order 1) and Medicaid (order 2); ``pat-01`` also has a cancelled old plan;
   ``pat-06`` has no coverage at all;
-* 27 finished encounters in the 30 days before ``today``: ``enc-001`` … ``enc-025`` become clean claims,
-  :data:`HELD_ENCOUNTERS` do not:
+* 31 finished encounters in the 30 days before ``today``: ``enc-001`` … ``enc-025`` become clean claims
+  (no scrub errors or warnings under the shipped ``default`` profile and :func:`demo_payer_profiles`),
+  :data:`HELD_ENCOUNTERS` do not become claims at all:
 
   - ``enc-026``: the patient has no Coverage (``ClaimBuildError`` field ``Coverage``);
-  - ``enc-027``: only a SNOMED and a local code that the code map does not know (no CPT coding).
+  - ``enc-027``: only a SNOMED and a local code that the code map does not know (no CPT coding);
+
+  and :data:`SCRUB_HELD_ENCOUNTERS` build into claims that the scrubber holds (each trips exactly one rule):
+
+  - ``enc-028``: 90837 (53+ minutes) billed for a 41-minute session → ``psychotherapy.time_band`` (90834);
+  - ``enc-029``: an in-person session whose code carries telehealth modifier 95 (a template habit) →
+    ``telehealth.in_person_modifier``;
+  - ``enc-030``: diagnosed with the ICD-10-CM category F41, not a billable code →
+    ``codes.icd10_billable``;
+  - ``enc-031``: the E/M add-on 90833 billed without an E/M service → ``psychotherapy.addon_without_em``.
+
+* :func:`demo_payer_profiles`: scrubber payer profiles matching :func:`demo_payer_settings` (the Medicaid plan
+  wants GT, POS 02, HQ on group therapy, at most 2 units of 96127 and no Z-code first). Without them the
+  ``default`` profile applies, which wants 95, and holds the Medicaid telehealth claims ``enc-008`` and
+  ``enc-009``.
 
 * :data:`MAPPED_CODE_ENCOUNTERS` (``enc-019``, ``enc-022``, ``enc-023``) carry only a SNOMED coding plus a local
   service code in ``Encounter.type``; :func:`demo_code_map` turns them into CPT, as a source's code map would.
@@ -65,6 +80,13 @@ HELD_ENCOUNTERS = {
     "enc-026": "patient has no coverage",
     "enc-027": "procedure code unknown to the code map (no CPT coding)",
 }
+#: encounters that build into claims the scrubber must hold, with the id of the rule that holds each
+SCRUB_HELD_ENCOUNTERS = {
+    "enc-028": "psychotherapy.time_band",
+    "enc-029": "telehealth.in_person_modifier",
+    "enc-030": "codes.icd10_billable",
+    "enc-031": "psychotherapy.addon_without_em",
+}
 #: encounters whose procedure is coded only in SNOMED plus a local code; the code map supplies the CPT code
 MAPPED_CODE_ENCOUNTERS = ("enc-019", "enc-022", "enc-023")
 PRACTICE_ID = "org-practice"
@@ -82,7 +104,7 @@ def demo_fee_schedule() -> dict[str, Decimal]:
     """Charge per unit by CPT code (the practice's usual and customary fees)."""
     return {code: Decimal(fee) for code, fee in {
         "90791": "200.00", "90792": "225.00", "90832": "95.00", "90834": "140.00", "90837": "185.00",
-        "90839": "220.00", "90840": "100.00", "90846": "130.00", "90847": "150.00", "90853": "60.00",
+        "90833": "110.00", "90839": "220.00", "90840": "100.00", "90846": "130.00", "90847": "150.00", "90853": "60.00",
         "90785": "25.00", "96127": "15.00",
     }.items()}
 
@@ -123,6 +145,24 @@ def demo_payer_settings() -> dict[str, dict[str, Any]]:
                   "telehealth_modifier": "95", "telehealth_pos": "10"},
         "PSMCD": {"name": "Prairie State Medicaid", "claim_filing_indicator": "MC",
                   "telehealth_modifier": "GT", "telehealth_pos": "02"},
+    }
+
+
+def demo_payer_profiles() -> dict[str, dict[str, Any]]:
+    """Scrubber payer profiles for the demo payers, by profile name (plain data: write each to
+    ``payers/<name>.yaml`` next to the configuration, or pass ``PayerProfile(**value)`` to a ``ProfileSet``).
+
+    They agree with :func:`demo_payer_settings`, which tells the claim builder the same telehealth modifier and
+    place of service; keys not given take the ``PayerProfile`` defaults.
+    """
+    return {
+        "lakeshore": {"description": "Lakeshore Health Plan (demo commercial payer)", "payer_ids": ["LKSHP"],
+                      "claim_filing_indicator": "CI", "telehealth_modifier": "95", "telehealth_pos": ["10", "02"],
+                      "timely_filing_days": 90},
+        "prairie-medicaid": {"description": "Prairie State Medicaid (demo state Medicaid plan)",
+                             "payer_ids": ["PSMCD"], "claim_filing_indicator": "MC", "telehealth_modifier": "GT",
+                             "telehealth_pos": ["02"], "group_modifier": "HQ", "max_96127_units": 2,
+                             "z_code_primary": "error", "timely_filing_days": 180},
     }
 
 
@@ -226,7 +266,9 @@ _PATIENTS = (
     ("pat-02", "Rafael", "Okonkwo-Brandt", "male", "1979-11-02", "33 Cottonwood Lane Apt 4", "627025521",
      (("F32.1", "Major depressive disorder, single episode, moderate"),)),
     ("pat-03", "Samuel", "Thistlewood", "male", "1991-07-23", "5150 Prairie View Drive", "627118834",
-     (("F43.23", "Adjustment disorder with mixed anxiety and depressed mood"),)),
+     (("F43.23", "Adjustment disorder with mixed anxiety and depressed mood"),
+      # a category, not a billable code: only enc-030 uses it (SCRUB_HELD_ENCOUNTERS)
+      ("F41", "Other anxiety disorders"))),
     ("pat-04", "Juniper", "Aldana-Fitch", "female", "2016-02-09", "72 Meadowlark Court", "627077310",
      (("F90.0", "Attention-deficit hyperactivity disorder, predominantly inattentive type"),
       ("Z62.820", "Parent-biological child conflict"))),
@@ -318,6 +360,7 @@ def _coverages(today: dt.date) -> list[dict]:
 _CPT_DISPLAY = {
     "90791": "Psychiatric diagnostic evaluation",
     "90832": "Psychotherapy, 30 minutes",
+    "90833": "Psychotherapy, 30 minutes, with an E/M service",
     "90834": "Psychotherapy, 45 minutes",
     "90837": "Psychotherapy, 60 minutes",
     "90847": "Family psychotherapy with patient",
@@ -360,6 +403,11 @@ _ENCOUNTERS = (
      ("f411", "z630")),
     ("enc-026", "pat-06", "prac-lpc", None, "AMB", "90834", 45, 9, "16:00", "loc-main", ("f411",)),
     ("enc-027", "pat-01", "prac-psychologist", None, "AMB", None, 15, 2, "12:00", "loc-main", ("f411",)),
+    # SCRUB_HELD_ENCOUNTERS: they build, the scrubber holds them
+    ("enc-028", "pat-01", "prac-psychologist", None, "AMB", "90837", 41, 11, "09:00", "loc-main", ("f411",)),
+    ("enc-029", "pat-05", "prac-lcsw", None, "AMB", "90834", 45, 11, "14:00", "loc-main", ("f331",)),
+    ("enc-030", "pat-03", "prac-associate", "prac-lpc", "AMB", "90834", 45, 9, "13:00", "loc-main", ("f41",)),
+    ("enc-031", "pat-07", "prac-psychologist", None, "AMB", "90833", 30, 7, "11:00", "loc-main", ("f411",)),
 )
 
 # encounter id → the codings its Encounter.type carries instead of a CPT coding
@@ -390,6 +438,8 @@ def _encounters(today: dt.date) -> list[dict]:
             type_ = {"coding": [{"system": CPT, "code": cpt, "display": _CPT_DISPLAY[cpt]}]}
         if rid == "enc-010":  # group therapy for a Medicaid member: the state wants HQ
             type_["extension"] = [{"url": EXT_MODIFIER, "valueString": "HQ"}]
+        if rid == "enc-029":  # an in-person session coded from a telehealth template
+            type_["extension"] = [{"url": EXT_MODIFIER, "valueString": "95"}]
         participants = [{
             "type": [{"coding": [{"system": PARTICIPATION_TYPE, "code": "PPRF",
                                   "display": "primary performer"}]}],
