@@ -20,6 +20,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import re
+import warnings
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -69,9 +70,18 @@ BILLABLE, NOT_BILLABLE, UNKNOWN = "billable", "not billable", "unknown"
 _STATUS: dict[str, tuple[str, tuple[str, ...]]] = {}
 
 
+def _code_set():
+    """The simple_icd_10_cm module (imported on first use: the import parses the code set)."""
+    with warnings.catch_warnings():
+        # its loader uses importlib.resources APIs deprecated since Python 3.11; not ours to fix
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm
+    return simple_icd_10_cm
+
+
 def warm_up() -> None:
     """Load the ICD-10-CM code set now rather than on the first look-up."""
-    import simple_icd_10_cm  # noqa: F401
+    _code_set()
 
 
 def icd10_status(code: str) -> tuple[str, tuple[str, ...]]:
@@ -87,8 +97,7 @@ def icd10_status(code: str) -> tuple[str, tuple[str, ...]]:
     if not _ICD10_SHAPE.match(normalized):
         result: tuple[str, tuple[str, ...]] = (UNKNOWN, ())
     else:
-        import simple_icd_10_cm as icd
-
+        icd = _code_set()
         if not (icd.is_valid_item(normalized) and icd.is_category_or_subcategory(normalized)):
             result = (UNKNOWN, ())
         elif icd.is_leaf(normalized):
