@@ -144,22 +144,21 @@ class Scrubber:
         errors = warnings = 0
         for rule, override in self._plan(chosen):
             try:
-                found = list(rule.check(facts, chosen, context))
+                for finding in rule.check(facts, chosen, context):
+                    if override is not None and finding.severity is not override:
+                        finding = replace(finding, severity=override)
+                    if finding.severity is Severity.ERROR:
+                        errors += 1
+                    else:
+                        warnings += 1
+                    findings.append(finding)
             except Exception as exc:  # noqa: BLE001 - a rule's bug must not stop the pipeline
                 # the message may hold claim data: log the traceback, keep the finding to the exception type
                 log.exception("scrub rule %s failed on claim %s", rule.id, facts.pcn)
-                found = [Finding(rule=RULE_FAILED, severity=Severity.ERROR,
-                                 message=f"rule {rule.id} failed ({type(exc).__name__}); the claim was not fully "
-                                         "checked", fix=_RuleFailed.fix, path=_RuleFailed.path)]
-                override = None
-            for finding in found:
-                if override is not None and finding.severity is not override:
-                    finding = replace(finding, severity=override)
-                if finding.severity is Severity.ERROR:
-                    errors += 1
-                else:
-                    warnings += 1
-                findings.append(finding)
+                findings.append(Finding(rule=RULE_FAILED, severity=Severity.ERROR,
+                                        message=f"rule {rule.id} failed ({type(exc).__name__}); the claim was not "
+                                                "fully checked", fix=_RuleFailed.fix, path=_RuleFailed.path))
+                errors += 1
         return ScrubResult(findings=tuple(findings), errors=errors, warnings=warnings, profile_name=chosen.name)
 
 
