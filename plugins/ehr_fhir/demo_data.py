@@ -32,8 +32,9 @@ What is in it:
     ``codes.icd10_billable``;
   - ``enc-031``: the E/M add-on 90833 billed without an E/M service → ``psychotherapy.addon_without_em``.
 
-* :func:`demo_payer_profiles`: scrubber payer profiles matching :func:`demo_payer_settings` (the Medicaid plan
-  wants GT, POS 02, HQ on group therapy, at most 2 units of 96127 and no Z-code first). Without them the
+* :func:`demo_payer_profiles`: scrubber payer profiles matching :func:`demo_payer_settings` and
+  ``config/payers/`` (the Medicaid plan wants GT, POS 02, HQ on group therapy, authorization for 90837, at most
+  2 units of 96127 and no Z-code first). Without them the
   ``default`` profile applies, which wants 95, and holds the Medicaid telehealth claims ``enc-008`` and
   ``enc-009``.
 
@@ -153,16 +154,26 @@ def demo_payer_profiles() -> dict[str, dict[str, Any]]:
     ``payers/<name>.yaml`` next to the configuration, or pass ``PayerProfile(**value)`` to a ``ProfileSet``).
 
     They agree with :func:`demo_payer_settings`, which tells the claim builder the same telehealth modifier and
-    place of service; keys not given take the ``PayerProfile`` defaults.
+    place of service, and with the examples in ``config/payers/``; keys not given take the ``PayerProfile``
+    defaults.
     """
     return {
-        "lakeshore": {"description": "Lakeshore Health Plan (demo commercial payer)", "payer_ids": ["LKSHP"],
-                      "claim_filing_indicator": "CI", "telehealth_modifier": "95", "telehealth_pos": ["10", "02"],
-                      "timely_filing_days": 90},
-        "prairie-medicaid": {"description": "Prairie State Medicaid (demo state Medicaid plan)",
-                             "payer_ids": ["PSMCD"], "claim_filing_indicator": "MC", "telehealth_modifier": "GT",
-                             "telehealth_pos": ["02"], "group_modifier": "HQ", "max_96127_units": 2,
-                             "z_code_primary": "error", "timely_filing_days": 180},
+        "lakeshore": {
+            "description": "Lakeshore Health Plan (commercial)", "payer_ids": ["LKSHP"],
+            "claim_filing_indicator": "CI", "telehealth_modifier": "95", "audio_only_modifier": "93",
+            "telehealth_pos": ["02", "10"], "authorization_required_codes": [], "max_96127_units": 4,
+            "z_code_primary": "warning", "requires_group_npi": True,
+            # Lakeshore pays associates only under a licensed supervisor (prac-associate is a counselor)
+            "supervision_required_taxonomies": ["101YM0800X"],
+            "timely_filing_days": 180, "timely_filing_warning_days": 30,
+        },
+        "prairie-medicaid": {
+            "description": "Prairie State Medicaid", "payer_ids": ["PSMCD"], "claim_filing_indicator": "MC",
+            "telehealth_modifier": "GT", "telehealth_pos": ["02"], "audio_only_modifier": "93",
+            "authorization_required_codes": ["90837"], "authorization_warning_visits": 3,
+            "max_96127_units": 2, "z_code_primary": "error", "group_modifier": "HQ", "requires_group_npi": True,
+            "timely_filing_days": 180, "timely_filing_warning_days": 45,
+        },
     }
 
 

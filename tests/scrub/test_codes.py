@@ -5,16 +5,18 @@ from __future__ import annotations
 import importlib.metadata
 import time
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from claimbridge.claims import systems
 from claimbridge.claims.scrub.base import Severity
-from claimbridge.claims.scrub.profiles import PayerProfile
-from claimbridge.claims.scrub.rules import codes
+from claimbridge.claims.scrub.engine import Scrubber
+from claimbridge.claims.scrub.profiles import PayerProfile, ProfileSet, builtin_profiles, load_profile_file
+from claimbridge.claims.scrub.rules import ALL_RULES, codes
 from claimbridge.plugins.ehr_fhir import demo_data
 
-from .conftest import CLEAN_IDS, demo_claim, facts_of, item, run_rule, set_code, set_modifiers
+from .conftest import CLEAN_IDS, context, demo_claim, facts_of, item, run_rule, set_code, set_modifiers
 
 
 def demo_profile(claim) -> PayerProfile:
@@ -38,6 +40,27 @@ def set_date(claim: dict, day: str) -> dict:
     for it in claim["item"]:
         it["servicedDate"] = day
     return claim
+
+
+def demo_scrubber() -> Scrubber:
+    demo = [PayerProfile(name=name, **fields) for name, fields in demo_data.demo_payer_profiles().items()]
+    return Scrubber(ALL_RULES, ProfileSet([*builtin_profiles().values(), *demo]))
+
+
+@pytest.mark.parametrize("encounter_id", [*CLEAN_IDS, *demo_data.SCRUB_HELD_ENCOUNTERS])
+def test_demo_data_scrubs_as_documented_under_every_rule(encounter_id):
+    """enc-001…enc-025 are clean under every built-in rule; each SCRUB_HELD_ENCOUNTERS one trips its rule only."""
+    result = demo_scrubber().scrub(demo_claim(encounter_id), context=context())
+    expected = demo_data.SCRUB_HELD_ENCOUNTERS.get(encounter_id)
+    assert [f.rule for f in result.findings] == ([expected] if expected else []), result.findings
+    assert result.held is bool(expected)
+
+
+def test_demo_payer_profiles_match_the_examples_in_config_payers():
+    folder = Path(__file__).resolve().parents[2] / "config" / "payers"
+    for name, fields in demo_data.demo_payer_profiles().items():
+        if (folder / f"{name}.yaml").exists():
+            assert load_profile_file(folder / f"{name}.yaml") == PayerProfile(name=name, **fields), name
 
 
 @pytest.mark.parametrize("encounter_id", CLEAN_IDS)
@@ -205,8 +228,6 @@ def test_code_rules_are_fast_once_warm():
         run_rule(rule, facts)
     rules = [rule() for rule in codes.RULES]
     profile = PayerProfile(name="default")
-    from .conftest import context
-
     ctx = context()
     start = time.perf_counter()
     for _ in range(5000):
