@@ -194,6 +194,60 @@ def claims_show(ctx: Context, pcn: str) -> None:
         runtime.close()
 
 
+@claims.command("held")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def claims_held(ctx: Context, as_json: bool) -> None:
+    """The held-claims work queue: each held claim with what to fix."""
+    from claimbridge.claims.queries import held_claims
+
+    runtime = ctx.runtime()
+    try:
+        rows = held_claims(runtime.store)
+    finally:
+        runtime.close()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    if not rows:
+        click.echo("no held claims")
+    for row in rows:
+        click.echo(f"{row['pcn']}  v{row['version']}  {row['encounter']}")
+        if not row["findings"]:
+            click.echo(f"  {row['hold_reason']}")
+        for finding in row["findings"]:
+            mark = " (overridden)" if finding.get("overridden") else ""
+            click.echo(f"  {finding['severity']:<7} {finding['rule']}{mark}: {finding['message']}")
+            click.echo(f"          fix: {finding['fix']}  [{finding['path']}]")
+
+
+@claims.command("override")
+@click.argument("pcn")
+@click.argument("rule")
+@click.option("--reason", required=True, help="why this finding may pass (kept in the claim's history)")
+@click.option("--actor", envvar="USER", default="biller", show_default="$USER",
+              help="who decides (recorded in the audit log)")
+@pass_ctx
+def claims_override(ctx: Context, pcn: str, rule: str, reason: str, actor: str) -> None:
+    """Let one scrub finding (RULE) of a held claim pass, with a written reason; the claim is scrubbed again."""
+    from claimbridge.claims.lifecycle import StatusRecorder
+    from claimbridge.claims.review import override_finding
+
+    runtime = ctx.runtime()
+    recorder = StatusRecorder()
+    try:
+        with runtime.store.transaction() as session:
+            review = override_finding(session, runtime.reviewer(), pcn, rule, reason=reason, actor=actor,
+                                      recorder=recorder)
+        recorder.announce(runtime.plugins)
+    finally:
+        runtime.close()
+    if review.blocking:
+        click.echo(f"{pcn.upper()}: {rule} overridden; still held: {review.hold_reason()}")
+    else:
+        click.echo(f"{pcn.upper()}: {rule} overridden; the claim is ready and leaves with the next sync")
+
+
 @main.group()
 def sandbox() -> None:
     """The local sandbox clearinghouse (an SFTP server on loopback)."""
@@ -241,13 +295,15 @@ def demo(workdir: Path, as_json: bool) -> None:
         sys.exit(1)
 
 
-def _attach_x12() -> None:
+def _attach_subcommands() -> None:
+    from claimbridge.claims.scrub.cli import scrub
     from claimbridge.x12.cli import x12
 
     main.add_command(x12)
+    main.add_command(scrub)
 
 
-_attach_x12()
+_attach_subcommands()
 
 
 if __name__ == "__main__":

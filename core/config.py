@@ -224,6 +224,10 @@ def load_config(path: str | os.PathLike, plugins: PluginHost | None = None,
     if not isinstance(raw, dict):
         raise ConfigError(["(top level): must be a mapping of keys"], label)
     problems: list[str] = []
+    for key in ("payers", "default_payer"):
+        if isinstance(raw.get("claims"), dict) and key in raw["claims"]:
+            problems.append(f"claims.{key}: per-payer settings live in payer profiles now (a `payers` folder "
+                            "beside this file, one YAML file per profile; see config/payers/README.md)")
     raw = substitute_env(raw, "", dict(os.environ) if env is None else env, problems)
     settings: Settings | None = None
     try:

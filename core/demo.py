@@ -43,6 +43,7 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
             sftp.write_known_hosts(known_hosts)
             config_path.write_text(demo_config(fhir.base_url, sftp.port, key_path, known_hosts),
                                    encoding="utf-8")
+            write_payer_profiles(workdir / "payers")
             runtime = Runtime.open(config_path)
             try:
                 summary = run_pipeline(runtime, progress=progress)
@@ -84,6 +85,17 @@ def demo_data(workdir: Path) -> list[dict]:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(resources, indent=1), encoding="utf-8")
     return resources
+
+
+def write_payer_profiles(folder: Path) -> None:
+    """The demo payers' profiles, in the ``payers`` folder beside the demo's configuration."""
+    from claimbridge.plugins.ehr_fhir.demo_data import demo_payer_profiles
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, profile in demo_payer_profiles().items():
+        (folder / f"{name}.yaml").write_text(
+            f"# Written by `claimbridge demo`; every key is described in {name}.yaml's siblings under "
+            f"config/payers.\n" + yaml.safe_dump({"name": name, **profile}, sort_keys=False), encoding="utf-8")
 
 
 def client_key(folder: Path, name: str = "id_ed25519") -> Path:
@@ -129,7 +141,6 @@ def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path
     from claimbridge.plugins.ehr_fhir.demo_data import (
         demo_code_map,
         demo_fee_schedule,
-        demo_payer_settings,
         demo_practice_settings,
     )
 
@@ -142,7 +153,6 @@ def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path
         "claims": {
             "pcn_prefix": "RB",
             "fee_schedule": {code: str(fee) for code, fee in demo_fee_schedule().items()},
-            "payers": demo_payer_settings(),
         },
         "sources": [{
             "name": "demo-fhir",

@@ -8,11 +8,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from claimbridge.claims.intake import IntakeResult, build_pending_claims
-from claimbridge.config import Settings, connector_settings
+from claimbridge.claims.review import Reviewer, authorizations_by_patient
+from claimbridge.claims.scrub.engine import Scrubber, create_scrubber
+from claimbridge.claims.scrub.profiles import PayerProfile, ProfileSet, profile_dir_for
+from claimbridge.config import ClaimSettings, PayerSettings, Settings, connector_settings
 from claimbridge.errors import ClaimbridgeError, FatalError
 from claimbridge.outbound import Outbound, OutboundResult
 from claimbridge.plugin_host import PluginHost, create_plugin_host
 from claimbridge.store.db import Store, open_store
+from claimbridge.store.models import utcnow
 from claimbridge.sync import SyncResult, SyncRunner
 
 log = logging.getLogger(__name__)
@@ -20,12 +24,13 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """What a command needs: the validated settings, the store (migrated) and the plugin host."""
+    """What a command needs: the validated settings, the store (migrated), the plugin host and the scrubber."""
 
     settings: Settings
     store: Store
     plugins: PluginHost
     config_path: Path
+    scrubber: Scrubber
 
     @classmethod
     def open(cls, config_path: Path, plugins: PluginHost | None = None) -> Runtime:
@@ -33,11 +38,31 @@ class Runtime:
 
         plugins = plugins or create_plugin_host()
         settings = load_config(config_path, plugins)
+        scrubber = create_scrubber(plugins, profile_dir=profile_dir_for(config_path))
+        settings = settings.model_copy(update={"claims": claim_settings_for(settings.claims, scrubber.profiles)})
         return cls(settings=settings, store=open_store(settings.database.url), plugins=plugins,
-                   config_path=config_path)
+                   config_path=config_path, scrubber=scrubber)
+
+    def reviewer(self) -> Reviewer:
+        """A scrubbing reviewer for one pass (built-in and plugin rules; shipped, plugin and practice profiles)."""
+        return Reviewer(self.scrubber, utcnow().date(), authorizations_by_patient(self.settings))
 
     def close(self) -> None:
         self.store.dispose()
+
+
+def claim_settings_for(claims: ClaimSettings, profiles: ProfileSet) -> ClaimSettings:
+    """The claim builder's per-payer facts, taken from the payer profiles so that the builder and the
+    scrubber can never disagree (the first of a profile's ``telehealth_pos`` is the one the builder uses)."""
+
+    def payer(profile: PayerProfile) -> PayerSettings:
+        return PayerSettings(name=profile.description or profile.name,
+                             claim_filing_indicator=profile.claim_filing_indicator,
+                             telehealth_modifier=profile.telehealth_modifier,
+                             telehealth_pos=profile.telehealth_pos[0] if profile.telehealth_pos else "10")
+
+    payers = {payer_id: payer(profile) for profile in profiles for payer_id in profile.payer_ids}
+    return claims.model_copy(update={"payers": payers, "default_payer": payer(profiles.default)})
 
 
 @dataclass
@@ -118,8 +143,8 @@ def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
             log.error("source %s failed: %s", entry.name, exc)
         summary.sources.append(outcome)
 
-    progress("building claims")
-    summary.intake = build_pending_claims(store, settings, plugins)
+    progress("building and scrubbing claims")
+    summary.intake = build_pending_claims(store, settings, plugins, reviewer=runtime.reviewer())
     progress(f"claims: {summary.intake.built} built, {summary.intake.rebuilt} rebuilt, "
              f"{len(summary.intake.held)} held")
 

@@ -15,10 +15,14 @@ import yaml
 from sqlalchemy import select
 
 from claimbridge import hookimpl
-from claimbridge.demo import client_key, demo_config, demo_data
+from claimbridge.demo import client_key, demo_config, demo_data, write_payer_profiles
 from claimbridge.pipeline import Runtime, run_pipeline
+from claimbridge.plugins.ehr_fhir.demo_data import HELD_ENCOUNTERS, SCRUB_HELD_ENCOUNTERS
 from claimbridge.plugin_host import create_plugin_host
 from claimbridge.store.models import Batch, ClaimVersion
+
+
+HELD = {**HELD_ENCOUNTERS, **SCRUB_HELD_ENCOUNTERS}
 
 
 class Environment:
@@ -38,6 +42,7 @@ class Environment:
         config = yaml.safe_load(demo_config(self.fhir.base_url, self.sftp.port, key, known_hosts))
         config["database"]["url"] = db_url
         self.config_path = root / "claimbridge.yaml"
+        write_payer_profiles(root / "payers")
         self.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
         self.inbound = root / "clearinghouse" / "inbound"
 
@@ -50,6 +55,11 @@ class Environment:
             return run_pipeline(runtime)
         finally:
             runtime.close()
+
+    @property
+    def clean_count(self) -> int:
+        """Encounters that become clean claims."""
+        return sum(1 for r in self.resources if r["resourceType"] == "Encounter" and r["id"] not in HELD)
 
     def received(self) -> list[Path]:
         return sorted(self.inbound.glob("*.837")) if self.inbound.exists() else []
@@ -78,9 +88,9 @@ def test_one_pass_sends_every_clean_claim_and_a_second_pass_sends_nothing(env):
     first = env.run().to_dict()
     encounters = [r for r in env.resources if r["resourceType"] == "Encounter"]
     assert first["encounters_pulled"] == len(encounters) >= 25
-    assert len(first["claims_held"]) == 2, first["claims_held"]
+    assert {h["encounter"] for h in first["claims_held"]} == {f"Encounter/{e}" for e in HELD}
     assert first["claims_built"] == len(encounters)
-    assert first["files_sent"] == 1 and first["claims_sent"] == len(encounters) - 2
+    assert first["files_sent"] == 1 and first["claims_sent"] == len(encounters) - len(HELD)
     assert len(env.received()) == 1
     assert sorted(env.received_pcns()) == sorted(set(env.received_pcns()))
 
@@ -142,7 +152,7 @@ def test_crash_between_upload_and_bookkeeping_does_not_upload_twice(env):
 def test_an_encounter_changed_after_submission_gets_a_held_replacement(env):
     env.run()
     encounter = next(r for r in env.resources if r["resourceType"] == "Encounter"
-                     and r["id"] not in {"enc-026", "enc-027"})
+                     and r["id"] not in HELD)
     changed = json.loads(json.dumps(encounter))
     changed["period"]["end"] = changed["period"]["start"]  # e.g. the clinician corrected the session
     changed.setdefault("length", {"value": 55, "unit": "min", "system": "http://unitsofmeasure.org",
@@ -173,7 +183,7 @@ def test_killing_sync_at_any_moment_loses_nothing_and_sends_nothing_twice(env):
     assert final.returncode == 0, final.stderr
     encounters = [r for r in env.resources if r["resourceType"] == "Encounter"]
     pcns = env.received_pcns()
-    assert len(pcns) == len(set(pcns)) == len(encounters) - 2
+    assert len(pcns) == len(set(pcns)) == len(encounters) - len(HELD)
     isa13s = [p.read_text()[90:99] for p in env.received()]
     assert len(isa13s) == len(set(isa13s))
     runtime = env.runtime()
@@ -184,8 +194,9 @@ def test_killing_sync_at_any_moment_loses_nothing_and_sends_nothing_twice(env):
 
 
 class BreaksOneClaim:
-    """A practice plugin with a bug: it gives one claim a modifier no payer knows. FHIR accepts any string,
-    so only the 837 validation can catch it. It also listens to status changes."""
+    """A practice plugin with a bug: it gives one line an absurd number of units, longer than the 837P allows
+    (SV104 holds 15 characters). The scrubber only asks for units > 0, so the 837 validation must catch it.
+    It also listens to status changes."""
 
     def __init__(self, encounter_key: str):
         self.encounter_key = encounter_key
@@ -194,8 +205,7 @@ class BreaksOneClaim:
     @hookimpl
     def adjust_claim(self, claim, context):
         if context["encounter_key"] == self.encounter_key:
-            claim["item"][0]["modifier"] = [{"coding": [{"system": "http://www.ama-assn.org/go/cpt",
-                                                         "code": "TOOLONG"}]}]
+            claim["item"][0]["quantity"] = {"value": 12345678901234567}
 
     @hookimpl
     def claim_status_changed(self, event):
@@ -218,23 +228,25 @@ def test_an_invalid_837_never_leaves_and_the_claim_it_names_is_held(env):
     assert len(env.received()) == 1
     pcns = env.received_pcns()
     assert bad_pcn not in pcns
-    assert len(pcns) == sent[0]["claims"] == 24
+    assert len(pcns) == sent[0]["claims"] == env.clean_count - 1
     statuses = [(old, new) for pcn, old, new in plugin.events if pcn == bad_pcn]
     assert [str(new) for _old, new in statuses] == ["ready", "batched", "held"]
 
 
-class DropsBillingZip:
+class DropsPayerName:
+    """The payer's name (NM103 of loop 2010BB) is required by the 837P but not by the scrubber."""
+
     @hookimpl
     def adjust_claim(self, claim, context):
         if context["encounter_key"] == "Encounter/enc-005":
-            billing = next(r for r in claim["contained"] if r["id"] == "billing")
-            billing["address"][0].pop("postalCode")
+            payer = next(r for r in claim["contained"] if r["id"] == "payer")
+            payer.pop("name")
 
 
 def test_a_claim_the_encoder_refuses_is_held_and_the_rest_are_sent(env):
-    result = env.run(create_plugin_host([DropsBillingZip()])).to_dict()
+    result = env.run(create_plugin_host([DropsPayerName()])).to_dict()
     held = [h for h in result["claims_held"] if "cannot be written" in h["reason"]]
-    assert len(held) == 1 and "postalCode" in held[0]["reason"]
+    assert len(held) == 1 and "name" in held[0]["reason"]
     assert [b["status"] for b in result["batches"]] == ["failed", "submitted"]
     assert held[0]["pcn"] not in env.received_pcns()
-    assert len(env.received_pcns()) == 24
+    assert len(env.received_pcns()) == env.clean_count - 1

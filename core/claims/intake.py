@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 from claimbridge.claims import build
 from claimbridge.claims.identifiers import make_pcn
 from claimbridge.claims.lifecycle import StatusRecorder
+from claimbridge.claims.review import Reviewer, authorizations_by_patient
+from claimbridge.claims.scrub.engine import create_scrubber
 from claimbridge.claims.states import ClaimStatus
 from claimbridge.config import Settings
 from claimbridge.errors import RecordError
@@ -43,10 +45,13 @@ class IntakeResult:
     held: list[HeldClaim] = field(default_factory=list)
 
 
-def build_pending_claims(store: Store, settings: Settings, plugins, *, today: date | None = None) -> IntakeResult:
-    """Build a claim version for every encounter that has none, or whose payload changed since its build."""
+def build_pending_claims(store: Store, settings: Settings, plugins, *, today: date | None = None,
+                         reviewer: Reviewer | None = None) -> IntakeResult:
+    """Build a claim version for every encounter that has none, or whose payload changed since its build,
+    and scrub it (``reviewer``; by default one with the built-in rules, plugin rules and shipped profiles)."""
     result = IntakeResult()
     today = today or utcnow().date()
+    reviewer = reviewer or Reviewer(create_scrubber(plugins), today, authorizations_by_patient(settings))
     while True:
         recorder = StatusRecorder()
         with store.transaction() as session:
@@ -69,16 +74,16 @@ def build_pending_claims(store: Store, settings: Settings, plugins, *, today: da
             for encounter, claim in pending:
                 if claim is None:
                     _intake_new(session, encounter, new[encounter.id], settings, plugins, today, recorder,
-                                result)
+                                result, reviewer)
                 else:
-                    _intake_changed(session, encounter, claim, settings, plugins, today, recorder, result)
+                    _intake_changed(session, encounter, claim, settings, plugins, today, recorder, result, reviewer)
         recorder.announce(plugins)
         if len(pending) < CHUNK:
             return result
 
 
 def _intake_new(session: Session, encounter: StoredEncounter, claim: Claim, settings: Settings, plugins,
-                today: date, recorder: StatusRecorder, result: IntakeResult) -> None:
+                today: date, recorder: StatusRecorder, result: IntakeResult, reviewer: Reviewer) -> None:
     bundle = json.loads(encounter.payload)
     version = ClaimVersion(claim_id=claim.id, version=1, status="", frequency="1",
                            pcn=make_pcn(settings.claims.pcn_prefix, claim.id, 1),
@@ -86,19 +91,19 @@ def _intake_new(session: Session, encounter: StoredEncounter, claim: Claim, sett
     claim.pcn = version.pcn
     session.add(version)
     _build_into(session, claim, version, bundle, encounter, settings, plugins, today, recorder, result,
-                first=True)
+                reviewer, first=True)
     result.built += 1
 
 
 def _intake_changed(session: Session, encounter: StoredEncounter, claim: Claim, settings: Settings, plugins,
-                    today: date, recorder: StatusRecorder, result: IntakeResult) -> None:
+                    today: date, recorder: StatusRecorder, result: IntakeResult, reviewer: Reviewer) -> None:
     bundle = json.loads(encounter.payload)
     current = session.execute(select(ClaimVersion).where(
         ClaimVersion.claim_id == claim.id, ClaimVersion.version == claim.current_version)).scalar_one()
     if current.status in UNSENT:
         current.built_from_sha256 = encounter.payload_sha256
         _build_into(session, claim, current, bundle, encounter, settings, plugins, today, recorder, result,
-                    first=False)
+                    reviewer, first=False)
         result.rebuilt += 1
         return
     # Something already left for this encounter: never resubmit silently. Build the replacement and hold it.
@@ -139,17 +144,19 @@ def _build(bundle: dict, encounter: StoredEncounter, version: ClaimVersion, sett
 
 def _build_into(session: Session, claim: Claim, version: ClaimVersion, bundle: dict, encounter: StoredEncounter,
                 settings: Settings, plugins, today: date, recorder: StatusRecorder, result: IntakeResult,
-                *, first: bool) -> None:
+                reviewer: Reviewer, *, first: bool) -> None:
     try:
-        version.fhir = build.claim_to_json(_build(bundle, encounter, version, settings, plugins, today))
+        claim_json = _build(bundle, encounter, version, settings, plugins, today)
     except RecordError as exc:
         reason = hold_reason(exc)
-        version.fhir, version.hold_reason = None, reason
+        version.fhir, version.hold_reason, version.findings = None, reason, None
         result.held.append(HeldClaim(version.pcn, encounter.key, reason))
         recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=reason)
         return
-    version.hold_reason = None
-    if first or version.status != ClaimStatus.READY.value:
-        reason = "built from the EHR encounter" if first else "rebuilt after the encounter changed in the EHR"
-        recorder.set_status(session, claim, version, ClaimStatus.READY, actor=ACTOR, reason=reason)
+    version.fhir = build.claim_to_json(claim_json)
+    review = reviewer.review(session, claim, version, claim_json, recorder,
+                             reason_ready="built from the EHR encounter" if first
+                             else "rebuilt after the encounter changed in the EHR")
+    if review.blocking:
+        result.held.append(HeldClaim(version.pcn, encounter.key, review.hold_reason()))
     claim.updated_at = utcnow()

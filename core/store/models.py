@@ -209,6 +209,7 @@ class ClaimLine(Base):
     code: Mapped[str] = mapped_column(String(10))
     service_date: Mapped[date] = mapped_column(Date)
     authorization: Mapped[str | None] = mapped_column(String(80))
+    version: Mapped[ClaimVersion] = relationship()
 
 
 class FindingOverride(Base):

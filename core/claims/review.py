@@ -1,0 +1,180 @@
+"""Scrubbing inside the pipeline: a built claim version is checked against every rule with what the store
+knows (other claims' lines, visits used, authorizations), and becomes ``ready`` or ``held`` with its findings.
+
+Also where a biller's override of one finding is applied: recorded (override row, claim event, audit log),
+then the version is scrubbed again.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from claimbridge.claims import build
+from claimbridge.claims.lifecycle import StatusRecorder
+from claimbridge.claims.scrub.base import ClaimFacts, Finding, PriorClaimLine, ScrubContext, Severity
+from claimbridge.claims.scrub.facts import facts_from_claim
+from claimbridge.claims.states import ClaimStatus
+from claimbridge.errors import FatalError
+from claimbridge.store.models import (
+    AuditEntry,
+    Claim,
+    ClaimEvent,
+    ClaimLine,
+    ClaimVersion,
+    FindingOverride,
+    utcnow,
+)
+
+ACTOR = "claimbridge/scrub"
+#: claim versions whose lines count against a new claim (duplicates, one code per day, visits used)
+ACTIVE = frozenset({ClaimStatus.READY, ClaimStatus.BATCHED, ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED,
+                    ClaimStatus.PAID, ClaimStatus.PARTIALLY_PAID, ClaimStatus.DENIED})
+
+
+@dataclass
+class Review:
+    """The outcome of scrubbing one version: what blocks it and everything that was found."""
+
+    findings: list[Finding]
+    overridden: set[str]
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == Severity.ERROR and f.rule not in self.overridden]
+
+    def hold_reason(self) -> str:
+        blocking = self.blocking
+        head = f"{len(blocking)} scrub error{'s' if len(blocking) != 1 else ''}: "
+        return head + "; ".join(f"{f.rule}: {f.message}" for f in blocking[:3]) + (
+            f" (and {len(blocking) - 3} more)" if len(blocking) > 3 else "")
+
+    def to_json(self) -> str:
+        return json.dumps([f.to_dict() | {"overridden": f.rule in self.overridden} for f in self.findings])
+
+
+@dataclass
+class Reviewer:
+    """Scrubs claim versions of one pipeline pass. Lines of versions reviewed earlier in the same pass count
+    like stored ones, without a flush per claim."""
+
+    scrubber: object
+    today: date
+    authorizations: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
+    _pass_lines: dict[str, list[tuple[int, PriorClaimLine, str | None, str | None]]] = field(
+        default_factory=dict)
+
+    def review(self, session: Session, claim: Claim, version: ClaimVersion, claim_json: dict,
+               recorder: StatusRecorder, *, reason_ready: str) -> Review:
+        """Scrub ``version`` (its FHIR Claim is ``claim_json``), store the findings and its lines, and move it
+        to ``ready`` or ``held``."""
+        facts = facts_from_claim(claim_json)
+        context = self._context(session, claim.id, facts)
+        result = self.scrubber.scrub(facts, context=context)
+        overridden = set(session.execute(select(FindingOverride.rule).where(
+            FindingOverride.claim_id == claim.id, FindingOverride.version == version.version)).scalars())
+        review = Review(findings=list(result.findings), overridden=overridden)
+        version.findings = review.to_json()
+        self._store_lines(session, claim, version, facts)
+        if review.blocking:
+            reason = review.hold_reason()
+            version.hold_reason = reason
+            recorder.set_status(session, claim, version, ClaimStatus.HELD, actor=ACTOR, reason=reason)
+        else:
+            version.hold_reason = None
+            warnings = sum(1 for f in review.findings if f.severity == Severity.WARNING)
+            note = f" ({warnings} warning{'s' if warnings != 1 else ''})" if warnings else ""
+            if version.status != ClaimStatus.READY.value:
+                recorder.set_status(session, claim, version, ClaimStatus.READY, actor=ACTOR,
+                                    reason=reason_ready + note)
+        return review
+
+    def _context(self, session: Session, claim_id: int, facts: ClaimFacts) -> ScrubContext:
+        context = ScrubContext(today=self.today)
+        key = facts.patient_key
+        if not key:
+            return context
+        with session.no_autoflush:
+            stored = session.execute(
+                select(ClaimLine, ClaimVersion.status)
+                .join(ClaimVersion, ClaimVersion.id == ClaimLine.version_id)
+                .join(Claim, (Claim.id == ClaimLine.claim_id) & (Claim.current_version == ClaimVersion.version))
+                .where(ClaimLine.patient_key == key, ClaimLine.claim_id != claim_id)).all()
+        lines = [(line.claim_id, PriorClaimLine(pcn=line.pcn, patient_key=line.patient_key,
+                                                rendering_npi=line.rendering_npi, code=line.code,
+                                                service_date=line.service_date),
+                  line.payer_id, line.authorization)
+                 for line, status in stored if status in ACTIVE]
+        seen = {prior.pcn for _c, prior, _p, _a in lines}
+        lines += [entry for entry in self._pass_lines.get(key, [])
+                  if entry[0] != claim_id and entry[1].pcn not in seen]
+        context.prior_lines = [prior for _c, prior, _p, _a in lines]
+        dates: dict[tuple[str, str, str], set[date]] = {}
+        for _c, prior, payer, auth in lines:
+            dates.setdefault((key, payer or "", auth or ""), set()).add(prior.service_date)
+        context.visits_used = {k: len(v) for k, v in dates.items()}
+        context.authorizations = {k: v for k, v in self.authorizations.items() if k[0] == key}
+        return context
+
+    def _store_lines(self, session: Session, claim: Claim, version: ClaimVersion, facts: ClaimFacts) -> None:
+        if version.id is not None:
+            session.execute(delete(ClaimLine).where(ClaimLine.version_id == version.id))
+        auth = facts.prior_authorizations[0] if facts.prior_authorizations else None
+        npi = facts.rendering.npi if facts.rendering else None
+        entries = self._pass_lines.setdefault(facts.patient_key or "", [])
+        entries[:] = [e for e in entries if e[0] != claim.id]
+        for line in facts.lines:
+            if not (line.code and line.service_date and facts.patient_key):
+                continue
+            session.add(ClaimLine(version=version, claim_id=claim.id, pcn=version.pcn,
+                                  patient_key=facts.patient_key, payer_id=facts.payer_id, rendering_npi=npi,
+                                  code=line.code, service_date=line.service_date, authorization=auth))
+            entries.append((claim.id, PriorClaimLine(pcn=version.pcn, patient_key=facts.patient_key,
+                                                     rendering_npi=npi, code=line.code,
+                                                     service_date=line.service_date),
+                            facts.payer_id, auth))
+
+
+def authorizations_by_patient(settings) -> dict[tuple[str, str], list[dict]]:
+    """Configured authorizations keyed the way ``ScrubContext.authorizations`` wants them."""
+    from claimbridge.claims.scrub.facts import patient_key
+
+    out: dict[tuple[str, str], list[dict]] = {}
+    for auth in settings.claims.authorizations:
+        key = patient_key(auth.member_id, auth.birth_date)
+        out.setdefault((key, auth.payer_id), []).append(
+            {"number": auth.number, "codes": list(auth.codes), "start": auth.start, "end": auth.end,
+             "visits": auth.visits})
+    return out
+
+
+def override_finding(session: Session, reviewer: Reviewer, pcn: str, rule: str, *, reason: str, actor: str,
+                     recorder: StatusRecorder) -> Review:
+    """Let ``rule``'s finding on the claim version ``pcn`` pass, for ``reason``; then scrub it again."""
+    if not reason.strip():
+        raise FatalError("an override needs a written reason (--reason)")
+    version = session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn.upper())).scalar_one_or_none()
+    if version is None:
+        raise FatalError(f"no claim version with PCN {pcn}; `claimbridge claims held` lists the held ones")
+    claim = session.get(Claim, version.claim_id)
+    if version.version != claim.current_version or version.status not in (ClaimStatus.HELD, ClaimStatus.READY):
+        raise FatalError(f"claim {version.pcn} is {version.status}; only a held or ready current version can be "
+                         f"overridden")
+    if version.fhir is None:
+        raise FatalError(f"claim {version.pcn} could not be built ({version.hold_reason}); fix it in the EHR")
+    found = {f["rule"] for f in json.loads(version.findings or "[]")}
+    if rule not in found:
+        raise FatalError(f"claim {version.pcn} has no finding of rule {rule}; it has: "
+                         f"{', '.join(sorted(found)) or 'none'}")
+    session.add(FindingOverride(claim_id=claim.id, version=version.version, rule=rule, reason=reason, actor=actor))
+    note = f"override of {rule}: {reason}"
+    session.add(ClaimEvent(claim_id=claim.id, version=version.version, from_status=version.status,
+                           to_status=version.status, actor=actor, reason=note, at=utcnow()))
+    session.add(AuditEntry(actor=actor, action="override", claim_id=claim.id, detail=f"{version.pcn}: {note}"))
+    session.flush()
+    return reviewer.review(session, claim, version, build.claim_from_json(version.fhir), recorder,
+                           reason_ready=f"released after the override of {rule}")
