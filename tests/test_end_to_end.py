@@ -17,10 +17,9 @@ from sqlalchemy import select
 from claimbridge import hookimpl
 from claimbridge.demo import client_key, demo_config, demo_data, write_payer_profiles
 from claimbridge.pipeline import Runtime, run_pipeline
-from claimbridge.plugins.ehr_fhir.demo_data import HELD_ENCOUNTERS, SCRUB_HELD_ENCOUNTERS
 from claimbridge.plugin_host import create_plugin_host
+from claimbridge.plugins.ehr_fhir.demo_data import HELD_ENCOUNTERS, SCRUB_HELD_ENCOUNTERS
 from claimbridge.store.models import Batch, ClaimVersion
-
 
 HELD = {**HELD_ENCOUNTERS, **SCRUB_HELD_ENCOUNTERS}
 
