@@ -199,6 +199,19 @@ class Icd10Era(ScrubRule):
 _CPT_SHAPE = re.compile(r"^(\d{5}|\d{4}[FT])$")
 _HCPCS_SHAPE = re.compile(r"^[A-Z]\d{4}$")
 _SYSTEM_NAMES = {CPT: "CPT", HCPCS: "HCPCS"}
+_KINDS: dict[str, str | None] = {}
+
+
+def procedure_kind(code: str) -> str | None:
+    """The system a procedure code's shape belongs to (:data:`CPT` or :data:`HCPCS`); None when it has neither
+    shape. Memoized (a few hundred distinct codes make up a practice's claims)."""
+    try:
+        return _KINDS[code]
+    except KeyError:
+        kind = CPT if _CPT_SHAPE.match(code) else HCPCS if _HCPCS_SHAPE.match(code) else None
+        if len(_KINDS) < 100_000:
+            _KINDS[code] = kind
+        return kind
 
 
 class ProcedureFormat(ScrubRule):
@@ -215,7 +228,7 @@ class ProcedureFormat(ScrubRule):
     def check(self, facts, profile, context):
         for line in facts.lines:
             code = line.code
-            if code and not (_CPT_SHAPE.match(code) or _HCPCS_SHAPE.match(code)):
+            if code and procedure_kind(code) is None:
                 yield self.finding(f"line {line.index + 1}: procedure code {code!r} is neither a CPT code "
                                    "(5 digits, or 4 digits + F/T) nor a HCPCS code (a letter and 4 digits)",
                                    path=f"Claim.item[{line.index}].productOrService")
@@ -238,7 +251,7 @@ class ProcedureSystem(ScrubRule):
             code, system = line.code, line.code_system
             if not code or system not in _SYSTEM_NAMES:
                 continue
-            expected = CPT if _CPT_SHAPE.match(code) else HCPCS if _HCPCS_SHAPE.match(code) else None
+            expected = procedure_kind(code)
             if expected is not None and system != expected:
                 yield self.finding(f"line {line.index + 1}: {code} is a {_SYSTEM_NAMES[expected]} code but is "
                                    f"coded in the {_SYSTEM_NAMES[system]} system",
@@ -246,6 +259,7 @@ class ProcedureSystem(ScrubRule):
 
 
 _MODIFIER_SHAPE = re.compile(r"^[A-Z0-9]{2}$")
+_GOOD_MODIFIERS: set[str] = set()
 
 
 class ModifierFormat(ScrubRule):
@@ -259,8 +273,13 @@ class ModifierFormat(ScrubRule):
 
     def check(self, facts, profile, context):
         for line in facts.lines:
+            if not line.modifiers or _GOOD_MODIFIERS.issuperset(line.modifiers):
+                continue
             for position, modifier in enumerate(line.modifiers):
-                if not _MODIFIER_SHAPE.match(modifier):
+                if _MODIFIER_SHAPE.match(modifier):
+                    if len(_GOOD_MODIFIERS) < 10_000:
+                        _GOOD_MODIFIERS.add(modifier)
+                else:
                     yield self.finding(f"line {line.index + 1} ({line.code or 'no code'}): modifier "
                                        f"{modifier!r} is not two upper-case letters or digits",
                                        path=f"Claim.item[{line.index}].modifier[{position}]")

@@ -183,6 +183,8 @@ class AddonWithoutEm(ScrubRule):
     source = f"{CPT_GUIDE}: add-on codes 90833/90836/90838 are reported with an E/M code"
 
     def check(self, facts, profile, context):
+        if not any(line.code in ADDON_BANDS for line in facts.lines):
+            return
         for lines in _by_date(facts.lines).values():
             if any(line.code in EM_CODES for line in lines):
                 continue
@@ -208,6 +210,9 @@ class OnePerDay(ScrubRule):
     source = f"{CPT_GUIDE}: one psychotherapy code per day; NCCI edits (90839 with 90832–90838)"
 
     def check(self, facts, profile, context):
+        count = sum(1 for line in facts.lines if line.code in ONE_PER_DAY)
+        if count == 0 or count == 1 and not context.prior_lines:
+            return
         for day, lines in _by_date(facts.lines).items():
             seen: list[Line] = []
             for line in lines:
@@ -242,6 +247,10 @@ class EvaluationCombination(ScrubRule):
     _CONFLICTS = PSYCHOTHERAPY_CODES | EM_CODES
 
     def check(self, facts, profile, context):
+        if not any(line.code in EVALUATION_CODES for line in facts.lines):
+            return
+        if len(facts.lines) == 1 and not context.prior_lines:
+            return
         for day, lines in _by_date(facts.lines).items():
             evaluations = [line for line in lines if line.code in EVALUATION_CODES]
             if not evaluations:
@@ -272,6 +281,8 @@ class InteractiveComplexity(ScrubRule):
     source = f"{CPT_GUIDE}: 90785 add-on rules"
 
     def check(self, facts, profile, context):
+        if not any(line.code == INTERACTIVE_COMPLEXITY for line in facts.lines):
+            return
         for day, lines in _by_date(facts.lines).items():
             for line in lines:
                 if line.code != INTERACTIVE_COMPLEXITY:
@@ -298,6 +309,8 @@ class CrisisAddon(ScrubRule):
     source = f"{CPT_GUIDE}: 90840 is an add-on to 90839"
 
     def check(self, facts, profile, context):
+        if not any(line.code == CRISIS_ADDON for line in facts.lines):
+            return
         for day, lines in _by_date(facts.lines).items():
             if any(line.code == CRISIS for line in lines):
                 continue
@@ -328,6 +341,8 @@ class CrisisTime(ScrubRule):
     source = f"{CPT_GUIDE}: crisis psychotherapy timing (90839 30–74 min, +90840 per 30 min); payer profile"
 
     def check(self, facts, profile, context) -> Iterator[Finding]:
+        if not any(line.code == CRISIS for line in facts.lines):
+            return
         per_unit = profile.crisis_minutes_per_90840
         for day, lines in _by_date(facts.lines).items():
             crisis = next((line for line in lines if line.code == CRISIS), None)
@@ -387,6 +402,8 @@ class AssessmentUnits(ScrubRule):
     source = "CPT 96127 (per instrument); payer caps / CMS MUE (profile max_96127_units)"
 
     def check(self, facts, profile, context):
+        if not any(line.code == ASSESSMENT for line in facts.lines):
+            return
         cap = profile.max_96127_units
         for day, lines in _by_date(facts.lines).items():
             lines = [line for line in lines if line.code == ASSESSMENT]
