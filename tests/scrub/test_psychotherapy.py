@@ -204,6 +204,18 @@ def test_evaluation_not_with_psychotherapy_or_em(other):
     assert f"line 1 (90791) is billed with line 2 ({other})" in finding.message
 
 
+def test_both_evaluations_the_same_day_fail_but_one_twice_is_left_to_duplicates():
+    assert len(run_rule(p.EvaluationCombination, add_line(demo_claim("enc-001"), "90792"))) == 1
+    assert run_rule(p.EvaluationCombination, add_line(demo_claim("enc-001"), "90791")) == []
+
+
+def test_psychotherapy_after_an_evaluation_on_another_claim_fails():
+    claim = demo_claim("enc-002")  # 90837
+    [finding] = run_rule(p.EvaluationCombination, claim, context=context(prior_lines=[prior(claim, "90791")]))
+    assert "line 1 (90837): claim CB0000009901 already bills the diagnostic evaluation 90791" in finding.message
+    assert run_rule(p.EvaluationCombination, claim, context=context(prior_lines=[prior(claim, "96127")])) == []
+
+
 def test_evaluation_with_an_assessment_passes():
     claim = add_line(demo_claim("enc-001"), "96127", units=2)
     assert run_rule(p.EvaluationCombination, claim) == []

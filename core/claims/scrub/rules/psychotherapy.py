@@ -234,35 +234,42 @@ class OnePerDay(ScrubRule):
 
 
 class EvaluationCombination(ScrubRule):
-    """The diagnostic evaluations 90791/90792 are not billed with psychotherapy (90832–90838) or an E/M service
-    the same day by the same provider; the evaluation includes them."""
+    """The diagnostic evaluations 90791/90792 are not billed with psychotherapy (90832–90838), an E/M service or
+    each other the same day by the same provider; the evaluation includes them. Checked within the claim and
+    against other claims of the day (``ScrubContext.prior_lines``), from either side."""
 
     id = "psychotherapy.evaluation_combination"
-    title = "90791/90792 not with psychotherapy or an E/M the same day by the same provider"
+    title = "90791/90792 not with psychotherapy, an E/M or each other the same day by the same provider"
     fix = ("Bill the diagnostic evaluation alone that day (90791/90792), or move the therapy session to its own "
            "day; remove the other line or claim.")
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: 90791/90792 not reported with 90832–90838 or E/M on the same day; NCCI edits"
 
-    _CONFLICTS = PSYCHOTHERAPY_CODES | EM_CODES
+    _RELEVANT = PSYCHOTHERAPY_CODES | EM_CODES | EVALUATION_CODES
 
     def check(self, facts, profile, context):
-        if not any(line.code in EVALUATION_CODES for line in facts.lines):
+        relevant = [line for line in facts.lines if line.code in self._RELEVANT]
+        if not relevant:
             return
-        if len(facts.lines) == 1 and not context.prior_lines:
+        if not context.prior_lines and not any(line.code in EVALUATION_CODES for line in relevant):
             return
-        for day, lines in _by_date(facts.lines).items():
-            evaluations = [line for line in lines if line.code in EVALUATION_CODES]
-            if not evaluations:
+        for day, lines in _by_date(relevant).items():
+            evaluation = next((line for line in lines if line.code in EVALUATION_CODES), None)
+            if evaluation is None:
+                # psychotherapy or an E/M here, the evaluation on another claim of that day
+                prior = _prior_same_day(facts, context, day, EVALUATION_CODES)
+                if prior:
+                    yield self.finding(f"{_line(lines[0])}: claim {prior[0].pcn} already bills the diagnostic "
+                                       f"evaluation {prior[0].code} for this patient and provider on {day}",
+                                       path=f"Claim.item[{lines[0].index}].productOrService")
                 continue
-            evaluation = evaluations[0]
             path = f"Claim.item[{evaluation.index}].productOrService"
-            conflicts = [line for line in lines if line.code in self._CONFLICTS]
+            # the same evaluation code twice is a duplicate (duplicates.*), not a combination
+            conflicts = [line for line in lines if line.code != evaluation.code]
             if conflicts:
                 yield self.finding(f"{_line(evaluation)} is billed with {', '.join(_line(c) for c in conflicts)} "
                                    f"on {day}", path=path)
-            prior = _prior_same_day(facts, context, day, self._CONFLICTS | EVALUATION_CODES)
-            prior = [p for p in prior if p.code != evaluation.code]  # the same code again is a duplicate
+            prior = [p for p in _prior_same_day(facts, context, day, self._RELEVANT) if p.code != evaluation.code]
             if prior:
                 yield self.finding(f"{_line(evaluation)}: claim {prior[0].pcn} already bills {prior[0].code} for "
                                    f"this patient and provider on {day}", path=path)
