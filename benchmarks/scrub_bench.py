@@ -7,8 +7,9 @@ Builds the demo practice's 25 clean claims once, replicates them to ``N`` claims
 * **parse**: ``json.loads`` of each claim's JSON (``parse_float=Decimal``, as claims are read back from the
   store) — the floor any per-claim work sits on;
 * **scrub**: ``Scrubber.scrub`` of each parsed claim — facts extraction plus every registered rule (the
-  built-in ones, ICD-10-CM look-ups included), under the profile its payer id selects, with a context that
-  holds the batch's earlier lines for the duplicate check.
+  built-in ones, ICD-10-CM look-ups included), under the profile its payer id selects (the shipped profiles
+  plus the demo practice's ``config/payers``), with a context that holds the batch's earlier lines for the
+  duplicate check. The demo includes claims the scrubber holds, so findings are made and counted too.
 
 Times are CPU time of this process (``time.process_time``): "per second on one core" whatever else the machine
 runs. Issue 3 asks for at least 5,000 claims per second on one core. The ICD-10-CM code set is loaded before timing
@@ -23,9 +24,11 @@ import json
 import sys
 import time
 from decimal import Decimal
+from pathlib import Path
 
 TARGET_PER_SECOND = 5_000
 TODAY = dt.date(2026, 11, 27)
+PROFILE_DIR = Path(__file__).resolve().parents[1] / "config" / "payers"
 
 
 def demo_claim_json() -> list[str]:
@@ -70,7 +73,9 @@ def bench_scrub(n: int = 20_000) -> dict:
     batch = [texts[i % len(texts)] for i in range(n)]
     codes.warm_up()
     host = create_plugin_host()
-    scrubber = Scrubber(host.scrub_rules.values(), load_profiles(registered=host.payer_profiles.values()))
+    profiles = load_profiles(registered=host.payer_profiles.values(),
+                             profile_dir=PROFILE_DIR if PROFILE_DIR.is_dir() else None)
+    scrubber = Scrubber(host.scrub_rules.values(), profiles)
 
     start = time.process_time()
     claims = [json.loads(text, parse_float=Decimal) for text in batch]
@@ -84,10 +89,10 @@ def bench_scrub(n: int = 20_000) -> dict:
     for claim in claims[:len(texts)]:  # warm the memo caches (ICD look-ups) as a running service has them
         scrubber.scrub(claim, context=context)
 
-    errors = 0
+    held = 0
     start = time.process_time()
     for claim in claims:
-        errors += scrubber.scrub(claim, context=context).errors
+        held += scrubber.scrub(claim, context=context).held
     scrub_seconds = time.process_time() - start
 
     return {
@@ -98,7 +103,8 @@ def bench_scrub(n: int = 20_000) -> dict:
         "scrub_us_per_claim": scrub_seconds / n * 1e6,
         "parse_us_per_claim": parse_seconds / n * 1e6,
         "scrub_to_parse_ratio": scrub_seconds / parse_seconds,
-        "errors_found": errors,
+        "claims_held": held,
+        "distinct_claims": len(texts),
         "target_per_second": TARGET_PER_SECOND,
         "rules_registered": len(ALL_RULES),
     }
@@ -107,7 +113,8 @@ def bench_scrub(n: int = 20_000) -> dict:
 def main(argv: list[str]) -> int:
     n = int(argv[1]) if len(argv) > 1 else 20_000
     result = bench_scrub(n)
-    print(f"{result['claims']} claims, {result['rules']} rules")
+    print(f"{result['claims']} claims ({result['distinct_claims']} distinct demo claims replicated), "
+          f"{result['rules']} rules, {result['claims_held']} held")
     print(f"parse (json.loads):  {result['parse_per_second']:>10,.0f} claims/s  "
           f"({result['parse_us_per_claim']:.1f} µs each)")
     print(f"scrub (all rules):   {result['scrub_per_second']:>10,.0f} claims/s  "
