@@ -105,6 +105,17 @@ def test_codes_without_a_band_are_not_timed():
     assert run_rule(p.TimeBand, claim_with("90791", 10)) == []
 
 
+@pytest.mark.parametrize(("code", "units", "held"), [("90837", 1, False), ("90837", 2, True), ("90791", 2, True),
+                                                     ("90847", 3, True), ("96127", 3, False), ("90840", 2, False)])
+def test_session_codes_are_one_unit(code, units, held):
+    claim = set_units(claim_with(code, 60), 0, units)
+    findings = run_rule(p.SingleUnit, claim)
+    assert bool(findings) is held
+    if held:
+        assert findings[0].message == f"line 1 ({code}) is billed with {units} units; it is one unit per session"
+        assert findings[0].path == "Claim.item[0].quantity"
+
+
 # ------------------------------------------------------------------------------------------ minutes missing
 
 

@@ -153,6 +153,28 @@ class TimeBand(ScrubRule):
                                    f"minutes, which is {right} ({_span(*BANDS[right])})", path=path)
 
 
+#: codes reported once per session: one unit per line (CMS medically unlikely edit of 1 per day)
+SINGLE_UNIT = frozenset({*EVALUATION_CODES, *PSYCHOTHERAPY_CODES, CRISIS, *FAMILY_CODES})
+
+
+class SingleUnit(ScrubRule):
+    """Evaluations, psychotherapy, crisis (90839) and family therapy codes describe a whole session: they are
+    billed with one unit, and longer sessions change the code (or add 90840), never the units."""
+
+    id = "psychotherapy.single_unit"
+    title = "Session codes (90791/90792, 90832–90839, 90846/90847) are billed with one unit"
+    fix = ("Bill one unit; for a longer session pick the code of its time band (90837, or 90839 + 90840 for "
+           "crisis) instead of more units.")
+    path = "Claim.item.quantity"
+    source = f"{CPT_GUIDE} (per-session codes); CMS medically unlikely edits (1 unit per day)"
+
+    def check(self, facts, profile, context):
+        for line in facts.lines:
+            if line.code in SINGLE_UNIT and line.units is not None and line.units > 1:
+                yield self.finding(f"{_line(line)} is billed with {line.units} units; it is one unit per session",
+                                   path=f"Claim.item[{line.index}].quantity")
+
+
 class MinutesMissing(ScrubRule):
     """A time-based code (90832–90838, 90839/90840, 90846/90847) without minutes cannot be checked against its
     time band; payers audit these codes against the documented time."""
@@ -440,6 +462,6 @@ class GroupModifier(ScrubRule):
                                    "requires on group psychotherapy", path=f"Claim.item[{line.index}].modifier")
 
 
-RULES: list[type[ScrubRule]] = [TimeBand, MinutesMissing, AddonWithoutEm, OnePerDay, EvaluationCombination,
+RULES: list[type[ScrubRule]] = [TimeBand, SingleUnit, MinutesMissing, AddonWithoutEm, OnePerDay, EvaluationCombination,
                                 InteractiveComplexity, CrisisAddon, CrisisTime, FamilyTime, AssessmentUnits,
                                 GroupModifier]
