@@ -56,6 +56,9 @@ TIME_BASED = frozenset({*PSYCHOTHERAPY_CODES, CRISIS, CRISIS_ADDON, *FAMILY_CODE
 #: time-based psychotherapy of which one per patient, provider and day may be billed (crisis included: CPT
 #: forbids 90839 with 90832–90838 the same day)
 ONE_PER_DAY = frozenset({*PSYCHOTHERAPY_CODES, CRISIS})
+# fixed orders for look-ups in prior claims (a set's order changes with the hash seed; messages must not)
+_ONE_PER_DAY_ORDER = tuple(sorted(ONE_PER_DAY))
+_EVALUATION_ORDER = tuple(sorted(EVALUATION_CODES))
 
 
 def _span(first: int, last: int | None) -> str:
@@ -101,19 +104,21 @@ def _line(line: Line) -> str:
     return f"line {line.index + 1} ({line.code})"
 
 
-def _prior_same_day(facts: ClaimFacts, context: ScrubContext, day: date | None,
-                    codes: frozenset[str]) -> list[PriorClaimLine]:
-    """Lines of other claims for this patient and rendering provider on ``day`` with a code in ``codes``."""
+def _first_prior(facts: ClaimFacts, context: ScrubContext, day: date | None, codes: Iterable[str], *,
+                 skip_code: str | None = None) -> PriorClaimLine | None:
+    """The first line of another claim for this patient and rendering provider on ``day`` whose code is in
+    ``codes`` (in their order) and is not ``skip_code``; None when there is none."""
     if not context.prior_lines or not facts.patient_key or day is None:
-        return []
+        return None
     npi = facts.rendering.npi if facts.rendering is not None else None
     index = context.prior_lines_by_key()
-    found = []
     for code in codes:
+        if code == skip_code:
+            continue
         for prior in index.get((facts.patient_key, npi, code, day), ()):
             if not _same_claim(facts.pcn, prior.pcn):
-                found.append(prior)
-    return found
+                return prior
+    return None
 
 
 def _same_claim(pcn: str | None, other: str) -> bool:
@@ -247,11 +252,12 @@ class OnePerDay(ScrubRule):
                                        f"{_line(earlier)}", path=f"Claim.item[{line.index}].productOrService")
                     continue
                 seen.append(line)
-                prior = [p for p in _prior_same_day(facts, context, day, ONE_PER_DAY)
-                         if p.code != line.code or REPEAT_MODIFIERS & set(line.modifiers)]
-                if prior:
-                    yield self.finding(f"{_line(line)}: claim {prior[0].pcn} already bills psychotherapy "
-                                       f"({prior[0].code}) for this patient and provider on {day}",
+                repeated = not REPEAT_MODIFIERS.isdisjoint(line.modifiers)
+                prior = _first_prior(facts, context, day, _ONE_PER_DAY_ORDER,
+                                     skip_code=None if repeated else line.code)
+                if prior is not None:
+                    yield self.finding(f"{_line(line)}: claim {prior.pcn} already bills psychotherapy "
+                                       f"({prior.code}) for this patient and provider on {day}",
                                        path=f"Claim.item[{line.index}].productOrService")
 
 
@@ -268,6 +274,7 @@ class EvaluationCombination(ScrubRule):
     source = f"{CPT_GUIDE}: 90791/90792 not reported with 90832–90838 or E/M on the same day; NCCI edits"
 
     _RELEVANT = PSYCHOTHERAPY_CODES | EM_CODES | EVALUATION_CODES
+    _RELEVANT_ORDER = tuple(sorted(_RELEVANT))
 
     def check(self, facts, profile, context):
         relevant = [line for line in facts.lines if line.code in self._RELEVANT]
@@ -279,10 +286,10 @@ class EvaluationCombination(ScrubRule):
             evaluation = next((line for line in lines if line.code in EVALUATION_CODES), None)
             if evaluation is None:
                 # psychotherapy or an E/M here, the evaluation on another claim of that day
-                prior = _prior_same_day(facts, context, day, EVALUATION_CODES)
-                if prior:
-                    yield self.finding(f"{_line(lines[0])}: claim {prior[0].pcn} already bills the diagnostic "
-                                       f"evaluation {prior[0].code} for this patient and provider on {day}",
+                prior = _first_prior(facts, context, day, _EVALUATION_ORDER)
+                if prior is not None:
+                    yield self.finding(f"{_line(lines[0])}: claim {prior.pcn} already bills the diagnostic "
+                                       f"evaluation {prior.code} for this patient and provider on {day}",
                                        path=f"Claim.item[{lines[0].index}].productOrService")
                 continue
             path = f"Claim.item[{evaluation.index}].productOrService"
@@ -291,9 +298,9 @@ class EvaluationCombination(ScrubRule):
             if conflicts:
                 yield self.finding(f"{_line(evaluation)} is billed with {', '.join(_line(c) for c in conflicts)} "
                                    f"on {day}", path=path)
-            prior = [p for p in _prior_same_day(facts, context, day, self._RELEVANT) if p.code != evaluation.code]
-            if prior:
-                yield self.finding(f"{_line(evaluation)}: claim {prior[0].pcn} already bills {prior[0].code} for "
+            prior = _first_prior(facts, context, day, self._RELEVANT_ORDER, skip_code=evaluation.code)
+            if prior is not None:
+                yield self.finding(f"{_line(evaluation)}: claim {prior.pcn} already bills {prior.code} for "
                                    f"this patient and provider on {day}", path=path)
 
 
