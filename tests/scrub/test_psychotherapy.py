@@ -208,7 +208,7 @@ def test_prior_claims_of_another_provider_or_version_do_not_count():
 # ------------------------------------------------------------------------------------ evaluation 90791/2
 
 
-@pytest.mark.parametrize("other", ["90834", "99213", "90833"])
+@pytest.mark.parametrize("other", ["90834", "99213", "90833", "90839"])
 def test_evaluation_not_with_psychotherapy_or_em(other):
     claim = add_line(demo_claim("enc-001"), other, minutes=45)  # 90791
     [finding] = run_rule(p.EvaluationCombination, claim)

@@ -262,8 +262,8 @@ class OnePerDay(ScrubRule):
 
 
 class EvaluationCombination(ScrubRule):
-    """The diagnostic evaluations 90791/90792 are not billed with psychotherapy (90832–90838), an E/M service or
-    each other the same day by the same provider; the evaluation includes them. Checked within the claim and
+    """The diagnostic evaluations 90791/90792 are not billed with psychotherapy (90832–90838, crisis 90839), an
+    E/M service or each other the same day by the same provider; the evaluation includes them. Checked within the claim and
     against other claims of the day (``ScrubContext.prior_lines``), from either side."""
 
     id = "psychotherapy.evaluation_combination"
@@ -271,9 +271,10 @@ class EvaluationCombination(ScrubRule):
     fix = ("Bill the diagnostic evaluation alone that day (90791/90792), or move the therapy session to its own "
            "day; remove the other line or claim.")
     path = "Claim.item.productOrService"
-    source = f"{CPT_GUIDE}: 90791/90792 not reported with 90832–90838 or E/M on the same day; NCCI edits"
+    source = (f"{CPT_GUIDE}: 90791/90792 not reported with 90832–90838 or E/M on the same day, 90839 not with "
+              "90791/90792; NCCI edits")
 
-    _RELEVANT = PSYCHOTHERAPY_CODES | EM_CODES | EVALUATION_CODES
+    _RELEVANT = PSYCHOTHERAPY_CODES | EM_CODES | EVALUATION_CODES | {CRISIS}
     _RELEVANT_ORDER = tuple(sorted(_RELEVANT))
 
     def check(self, facts, profile, context):
