@@ -130,12 +130,13 @@ def test_the_release_checked_is_named_and_dates_outside_it_are_flagged_in_the_me
     assert version in codes.ICD10CM_RELEASE and codes.ICD10CM_RELEASE in codes.Icd10Valid.source
     assert codes.RELEASE_FIRST_DAY and codes.RELEASE_LAST_DAY and codes.RELEASE_FIRST_DAY < codes.RELEASE_LAST_DAY
     inside = codes.RELEASE_FIRST_DAY.isoformat()
-    claim = set_date(set_diagnoses(demo_claim("enc-002"), "F41"), inside)
-    [finding] = run_rule(codes.Icd10Billable, claim)
-    assert "outside the period" not in finding.message
+    claim = set_date(set_diagnoses(demo_claim("enc-002"), "F41.X"), inside)
+    [finding] = run_rule(codes.Icd10Valid, claim)
+    assert finding.message == f"diagnosis 1 (F41.X) is not a code of {codes.ICD10CM_RELEASE}"
     after = date(codes.RELEASE_LAST_DAY.year, 12, 1).isoformat()
-    [finding] = run_rule(codes.Icd10Billable, set_date(claim, after))
-    assert f"date of service {after} falls outside the period of that release" in finding.message
+    [finding] = run_rule(codes.Icd10Valid, set_date(claim, after))
+    assert finding.message.endswith(f"the date of service {after} is not: check the code against the code set "
+                                    "of that date")
 
 
 @pytest.mark.parametrize(("day", "held"), [("2015-09-30", True), ("2015-10-01", False), ("2010-01-04", True)])

@@ -6,9 +6,10 @@ therefore checked as far as one release allows:
 
 * a date of service before 2015-10-01 is an error (:class:`Icd10Era`): ICD-10-CM did not apply yet;
 * a code is checked against the shipped release; when the date of service lies outside that release's period
-  the message of :class:`Icd10Valid` / :class:`Icd10Billable` says so, because the code may have been added,
-  expanded or deleted in another release (a code valid on an earlier date may since have been deleted). Upgrade
-  ``simple-icd-10-cm`` each October and April to follow the code set.
+  the message of :class:`Icd10Valid` says so, because the code may have been added or deleted in another
+  release (a code valid on an earlier date may since have been deleted). The reverse cannot be caught: a code
+  that a later release expanded into subcodes still passes as billable. Upgrade ``simple-icd-10-cm`` each
+  October and April to follow the code set.
 
 The package parses its 10 MB XML on import (about 2.5 s), so it is imported on the first diagnosis look-up, not
 with this module; :func:`warm_up` does it ahead of time (benchmarks, long-running services). Each distinct code
@@ -120,8 +121,8 @@ def _release_caveat(facts: ClaimFacts) -> str:
     outside = [d for d in _service_dates(facts) if d < RELEASE_FIRST_DAY or d > RELEASE_LAST_DAY]
     if not outside:
         return ""
-    return (f" (the date of service {outside[0]} falls outside the period of that release, "
-            f"{RELEASE_FIRST_DAY} to {RELEASE_LAST_DAY}: check the code set in force on that date)")
+    return (f"; that release is in force from {RELEASE_FIRST_DAY} to {RELEASE_LAST_DAY}, the date of service "
+            f"{outside[0]} is not: check the code against the code set of that date")
 
 
 def diagnosis_path(facts: ClaimFacts, position: int) -> str:
@@ -173,7 +174,7 @@ class Icd10Billable(ScrubRule):
             if status == NOT_BILLABLE:
                 shown = ", ".join(children[:6]) + (" …" if len(children) > 6 else "")
                 yield self.finding(f"diagnosis {position + 1} ({code}) is an ICD-10-CM category, not a billable "
-                                   f"code; use one of the codes below it: {shown}{_release_caveat(facts)}",
+                                   f"code; use one of the codes below it: {shown}",
                                    path=diagnosis_path(facts, position))
 
 
