@@ -67,6 +67,7 @@ class Reviewer:
     authorizations: dict[tuple[str, str], list[dict]] = field(default_factory=dict)
     _pass_lines: dict[str, list[tuple[int, PriorClaimLine, str | None, str | None]]] = field(
         default_factory=dict)
+    _stored: dict[str, list[tuple[int, PriorClaimLine, str | None, str | None]]] = field(default_factory=dict)
 
     def review(self, session: Session, claim: Claim, version: ClaimVersion, claim_json: dict,
                recorder: StatusRecorder, *, reason_ready: str) -> Review:
@@ -75,8 +76,11 @@ class Reviewer:
         facts = facts_from_claim(claim_json)
         context = self._context(session, claim.id, facts)
         result = self.scrubber.scrub(facts, context=context)
-        overridden = set(session.execute(select(FindingOverride.rule).where(
-            FindingOverride.claim_id == claim.id, FindingOverride.version == version.version)).scalars())
+        overridden: set[str] = set()
+        if version.id is not None:  # a version not flushed yet is new: nothing was overridden or stored
+            with session.no_autoflush:
+                overridden = set(session.execute(select(FindingOverride.rule).where(
+                    FindingOverride.claim_id == claim.id, FindingOverride.version == version.version)).scalars())
         review = Review(findings=list(result.findings), overridden=overridden)
         version.findings = review.to_json()
         self._store_lines(session, claim, version, facts)
@@ -98,20 +102,10 @@ class Reviewer:
         key = facts.patient_key
         if not key:
             return context
-        with session.no_autoflush:
-            stored = session.execute(
-                select(ClaimLine, ClaimVersion.status)
-                .join(ClaimVersion, ClaimVersion.id == ClaimLine.version_id)
-                .join(Claim, (Claim.id == ClaimLine.claim_id) & (Claim.current_version == ClaimVersion.version))
-                .where(ClaimLine.patient_key == key, ClaimLine.claim_id != claim_id)).all()
-        lines = [(line.claim_id, PriorClaimLine(pcn=line.pcn, patient_key=line.patient_key,
-                                                rendering_npi=line.rendering_npi, code=line.code,
-                                                service_date=line.service_date),
-                  line.payer_id, line.authorization)
-                 for line, status in stored if status in ACTIVE]
-        seen = {prior.pcn for _c, prior, _p, _a in lines}
-        lines += [entry for entry in self._pass_lines.get(key, [])
-                  if entry[0] != claim_id and entry[1].pcn not in seen]
+        this_pass = [entry for entry in self._pass_lines.get(key, []) if entry[0] != claim_id]
+        fresh = {entry[0] for entry in self._pass_lines.get(key, [])}  # claims whose lines this pass rewrote
+        lines = this_pass + [entry for entry in self._stored_lines(session, key)
+                             if entry[0] != claim_id and entry[0] not in fresh]
         context.prior_lines = [prior for _c, prior, _p, _a in lines]
         dates: dict[tuple[str, str, str], set[date]] = {}
         for _c, prior, payer, auth in lines:
@@ -120,9 +114,28 @@ class Reviewer:
         context.authorizations = {k: v for k, v in self.authorizations.items() if k[0] == key}
         return context
 
+    def _stored_lines(self, session: Session, key: str) -> list[tuple[int, PriorClaimLine, str | None, str | None]]:
+        """Lines of active claim versions stored before this pass, per patient, read once per pass."""
+        cached = self._stored.get(key)
+        if cached is None:
+            with session.no_autoflush:
+                rows = session.execute(
+                    select(ClaimLine.claim_id, ClaimLine.pcn, ClaimLine.rendering_npi, ClaimLine.code,
+                           ClaimLine.service_date, ClaimLine.payer_id, ClaimLine.authorization,
+                           ClaimVersion.status)
+                    .join(ClaimVersion, ClaimVersion.id == ClaimLine.version_id)
+                    .join(Claim, (Claim.id == ClaimLine.claim_id) & (Claim.current_version == ClaimVersion.version))
+                    .where(ClaimLine.patient_key == key)).all()
+            cached = self._stored[key] = [
+                (claim_id, PriorClaimLine(pcn=pcn, patient_key=key, rendering_npi=npi, code=code,
+                                          service_date=day), payer, auth)
+                for claim_id, pcn, npi, code, day, payer, auth, status in rows if status in ACTIVE]
+        return cached
+
     def _store_lines(self, session: Session, claim: Claim, version: ClaimVersion, facts: ClaimFacts) -> None:
         if version.id is not None:
-            session.execute(delete(ClaimLine).where(ClaimLine.version_id == version.id))
+            with session.no_autoflush:
+                session.execute(delete(ClaimLine).where(ClaimLine.version_id == version.id))
         auth = facts.prior_authorizations[0] if facts.prior_authorizations else None
         npi = facts.rendering.npi if facts.rendering else None
         entries = self._pass_lines.setdefault(facts.patient_key or "", [])
