@@ -100,11 +100,9 @@ def profile(**fields) -> PayerProfile:
 
 
 def default_profile() -> PayerProfile:
-    """The shipped ``default`` profile (the model's defaults when it is not available yet)."""
-    try:
-        from claimbridge.claims.scrub.profiles import builtin_profiles
-    except ImportError:
-        return PayerProfile(name="default")
+    """The shipped ``default`` profile."""
+    from claimbridge.claims.scrub.profiles import builtin_profiles
+
     return builtin_profiles()["default"]
 
 

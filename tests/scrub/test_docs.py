@@ -23,3 +23,12 @@ def test_every_profile_key_and_shipped_profile_is_documented():
     text = DOC.read_text(encoding="utf-8")
     assert not [key for key in PayerProfile.model_fields if f"| `{key}` |" not in text]
     assert not [name for name in builtin_profiles() if f"**`{name}`**" not in text]
+
+
+def test_every_built_in_rule_has_a_test():
+    """Each rule is exercised by a test that names it (by id or class), with a passing and a failing claim."""
+    from claimbridge.claims.scrub.rules import ALL_RULES
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(__file__).parent.glob("test_*.py"))
+    untested = [rule.id for rule in ALL_RULES if rule.id not in text and rule.__name__ not in text]
+    assert not untested, f"no test names these rules: {untested}"

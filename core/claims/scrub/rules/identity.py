@@ -113,7 +113,7 @@ class SupervisorNotRendering(ScrubRule):
     title = "The supervising provider is not the rendering provider"
     fix = "Record the supervisor as a separate participant (SPRF), or remove the supervisor from the encounter."
     path = "Claim.careTeam"
-    source = f"{'837P TR3 005010X222A1'}, loop 2310D (a different provider than 2310B)"
+    source = "837P TR3 005010X222A1, loop 2310D (a different provider than 2310B)"
 
     def check(self, facts, profile, context):
         if (facts.rendering is not None and facts.supervising is not None and facts.rendering.npi
