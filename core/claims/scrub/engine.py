@@ -119,6 +119,8 @@ class Scrubber:
         disabled = set(profile.disabled_rules)
         overrides = {k: Severity(v) for k, v in profile.severity_overrides.items()}
         plan = [(rule, overrides.get(rule.id)) for rule in self.rules if rule.id not in disabled]
+        if len(self._plans) > 1024:  # profiles made on the fly (scrub(profile=PayerProfile(...))) must not pile up
+            self._plans.clear()
         self._plans[id(profile)] = (profile, plan)
         return plan
 
