@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -193,9 +194,9 @@ def test_killing_sync_at_any_moment_loses_nothing_and_sends_nothing_twice(env):
 
 
 class BreaksOneClaim:
-    """A practice plugin with a bug: it gives one line an absurd number of units, longer than the 837P allows
-    (SV104 holds 15 characters). The scrubber only asks for units > 0, so the 837 validation must catch it.
-    It also listens to status changes."""
+    """A practice plugin with a bug: it puts a charge on one line too long for the 837P's amount elements
+    (SV102 and CLM02 hold 18 digits). The scrubber only asks for charges above zero that add up, so the 837
+    validation must catch it. It also listens to status changes."""
 
     def __init__(self, encounter_key: str):
         self.encounter_key = encounter_key
@@ -204,7 +205,8 @@ class BreaksOneClaim:
     @hookimpl
     def adjust_claim(self, claim, context):
         if context["encounter_key"] == self.encounter_key:
-            claim["item"][0]["quantity"] = {"value": 12345678901234567}
+            claim["item"][0]["net"]["value"] = Decimal("1" + "0" * 20)
+            claim["total"]["value"] = sum(Decimal(str(item["net"]["value"])) for item in claim["item"])
 
     @hookimpl
     def claim_status_changed(self, event):
@@ -217,11 +219,11 @@ def test_an_invalid_837_never_leaves_and_the_claim_it_names_is_held(env):
     failed = [b for b in result["batches"] if b["status"] == "failed"]
     sent = [b for b in result["batches"] if b["status"] == "submitted"]
     assert len(failed) == 1 and len(sent) == 1
-    assert "SV1" in failed[0]["error"]
+    assert "CLM" in failed[0]["error"] or "SV1" in failed[0]["error"]
     held_by_validation = [h for h in result["claims_held"] if "failed validation" in h["reason"]]
     assert len(held_by_validation) == 1
     bad_pcn = held_by_validation[0]["pcn"]
-    assert "SV1" in held_by_validation[0]["reason"]
+    assert "CLM" in held_by_validation[0]["reason"] or "SV1" in held_by_validation[0]["reason"]
     # the failed batch's control numbers are burned, never reused; the clean claims left in a new file
     assert failed[0]["isa13"] != sent[0]["isa13"]
     assert len(env.received()) == 1
