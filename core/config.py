@@ -95,6 +95,7 @@ class PayerSettings(Strict):
     name: str | None = None
     claim_filing_indicator: str = Field("CI", pattern=r"^[0-9A-Z]{1,2}$", description="SBR09")
     telehealth_modifier: Literal["95", "GT", "93", "none"] = "95"
+    audio_only_modifier: Literal["93", "FQ", "none"] = "93"
     telehealth_pos: Literal["02", "10"] = "10"
 
 

@@ -59,6 +59,7 @@ def claim_settings_for(claims: ClaimSettings, profiles: ProfileSet) -> ClaimSett
         return PayerSettings(name=profile.description or profile.name,
                              claim_filing_indicator=profile.claim_filing_indicator,
                              telehealth_modifier=profile.telehealth_modifier,
+                             audio_only_modifier=profile.audio_only_modifier,
                              telehealth_pos=profile.telehealth_pos[0] if profile.telehealth_pos else "10")
 
     payers = {payer_id: payer(profile) for profile in profiles for payer_id in profile.payer_ids}

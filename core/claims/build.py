@@ -31,6 +31,7 @@ from claimbridge.claims.systems import (
     CLAIM_TYPE,
     CPT,
     ENCOUNTER_KEY_SYSTEM,
+    EXT_AUDIO_ONLY,
     EXT_FREQUENCY,
     EXT_LINE_CONTROL,
     EXT_MINUTES,
@@ -38,6 +39,7 @@ from claimbridge.claims.systems import (
     ICD10CM,
     NPI,
     NUCC,
+    PARTICIPATION_MODE,
     PARTICIPATION_TYPE,
     PCN_SYSTEM,
     POS,
@@ -470,7 +472,12 @@ class _ClaimBuilder:
         minutes = self.minutes()
         lines = self.lines()
         fees = claim_settings.fee_schedule
-        telehealth_modifier = payer_settings.telehealth_modifier if telehealth else "none"
+        if not telehealth:
+            telehealth_modifier = "none"
+        elif self.is_audio_only():
+            telehealth_modifier = payer_settings.audio_only_modifier
+        else:
+            telehealth_modifier = payer_settings.telehealth_modifier
         pointers = list(range(1, min(len(diagnoses), MAX_POINTERS) + 1))
 
         items = []
@@ -852,11 +859,22 @@ class _ClaimBuilder:
             raise self.error("the session ends before it starts", "Encounter.period.end")
         return Decimal(int(seconds + 30) // 60)
 
+    def is_audio_only(self) -> bool:
+        """An audio-only telehealth session: the ``EXT_AUDIO_ONLY`` extension, or a ``PHONE`` mode type."""
+        enc = self.encounter
+        for ext in enc.get("extension") or ():
+            if isinstance(ext, dict) and ext.get("url") == EXT_AUDIO_ONLY and ext.get("valueBoolean") is True:
+                return True
+        return any("PHONE" in _codes(concept, PARTICIPATION_MODE) for concept in enc.get("type") or ()
+                   if isinstance(concept, dict))
+
     def contained_encounter(self) -> dict:
         enc = self.encounter
         out: dict[str, Any] = {"resourceType": "Encounter", "id": "encounter", "status": "finished",
                                "class": _clone(enc["class"]) if isinstance(enc.get("class"), dict)
                                else {"system": ACT_CODE, "code": "AMB"}}
+        if self.is_audio_only():
+            out["extension"] = [{"url": EXT_AUDIO_ONLY, "valueBoolean": True}]
         if enc.get("period"):
             out["period"] = _clone(enc["period"])
         if enc.get("length"):

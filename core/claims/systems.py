@@ -25,5 +25,9 @@ EXT_FREQUENCY = "https://claimbridge.dev/fhir/StructureDefinition/claim-frequenc
 EXT_LINE_CONTROL = "https://claimbridge.dev/fhir/StructureDefinition/line-control-number"
 EXT_MODIFIER = "https://claimbridge.dev/fhir/StructureDefinition/procedure-modifier"
 EXT_MINUTES = "https://claimbridge.dev/fhir/StructureDefinition/session-minutes"
+#: on an Encounter (valueBoolean): the telehealth session was audio-only (modifier 93/FQ, not 95/GT)
+EXT_AUDIO_ONLY = "https://claimbridge.dev/fhir/StructureDefinition/audio-only"
+#: Encounter.type coding ``PHONE`` in this system also marks an audio-only session
+PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 
 PROCEDURE_SYSTEMS = (CPT, HCPCS)

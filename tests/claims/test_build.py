@@ -712,3 +712,18 @@ def test_npi_check_digit(bundle_of, build, claim_settings, practice):
     del resource(bundle, "Encounter/enc-001")["serviceProvider"]
     with pytest.raises(ClaimBuildError, match="practice.npi"):
         build(bundle, practice=bad_practice)
+
+
+def test_an_audio_only_session_gets_the_audio_only_modifier_and_keeps_the_marker(bundle_of, build):
+    from claimbridge.claims.scrub.facts import facts_from_claim
+    from claimbridge.claims.systems import EXT_AUDIO_ONLY
+
+    bundle = bundle_of("enc-002")
+    encounter = bundle["entry"][0]["resource"]
+    encounter["class"] = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "VR"}
+    encounter["extension"] = [{"url": EXT_AUDIO_ONLY, "valueBoolean": True}]
+    claim = build(bundle)
+    modifiers = [m["coding"][0]["code"] for m in claim["item"][0].get("modifier", [])]
+    assert "93" in modifiers and "95" not in modifiers and "GT" not in modifiers
+    facts = facts_from_claim(claim)
+    assert facts.telehealth and facts.audio_only
