@@ -11,7 +11,7 @@ Builds the demo practice's 25 clean claims once, replicates them to ``N`` claims
   plus the demo practice's ``config/payers``), with a context that holds the batch's earlier lines for the
   duplicate check. The demo includes claims the scrubber holds, so findings are made and counted too.
 
-Times are CPU time of this process (``time.process_time``): "per second on one core" whatever else the machine
+Each measurement is repeated (3 times) and the best kept. Times are CPU time of this process (``time.process_time``): "per second on one core" whatever else the machine
 runs. Issue 3 asks for at least 5,000 claims per second on one core. The ICD-10-CM code set is loaded before timing
 (``codes.warm_up``), as in a long-running service.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import gc
 import json
 import sys
 import time
@@ -57,8 +58,9 @@ def demo_claim_json() -> list[str]:
     return texts
 
 
-def bench_scrub(n: int = 20_000) -> dict:
-    """Scrub ``n`` claims (the demo claims replicated) and parse them; return the rates and their ratio."""
+def bench_scrub(n: int = 20_000, *, repeat: int = 3, freeze_input: bool = True) -> dict:
+    """Scrub ``n`` claims (the demo claims replicated) and parse them, each ``repeat`` times keeping the best;
+    return the rates and their ratio."""
     from claimbridge.claims.scrub import (
         PriorClaimLine,
         Scrubber,
@@ -77,9 +79,12 @@ def bench_scrub(n: int = 20_000) -> dict:
                              profile_dir=PROFILE_DIR if PROFILE_DIR.is_dir() else None)
     scrubber = Scrubber(host.scrub_rules.values(), profiles)
 
-    start = time.process_time()
-    claims = [json.loads(text, parse_float=Decimal) for text in batch]
-    parse_seconds = time.process_time() - start
+    # each measurement is repeated and the best kept (the usual way to read through a busy machine's noise)
+    parse_seconds = float("inf")
+    for _ in range(repeat):
+        start = time.process_time()
+        claims = [json.loads(text, parse_float=Decimal) for text in batch]
+        parse_seconds = min(parse_seconds, time.process_time() - start)
 
     # earlier lines of the batch, as the pipeline passes them (other PCNs, so nothing is a duplicate)
     prior = [line for text in texts for line in PriorClaimLine.lines_of(facts_from_claim(json.loads(text)))]
@@ -89,11 +94,21 @@ def bench_scrub(n: int = 20_000) -> dict:
     for claim in claims[:len(texts)]:  # warm the memo caches (ICD look-ups) as a running service has them
         scrubber.scrub(claim, context=context)
 
-    held = 0
-    start = time.process_time()
-    for claim in claims:
-        held += scrubber.scrub(claim, context=context).held
-    scrub_seconds = time.process_time() - start
+    # the parsed claims stay alive for the whole run (the pipeline holds one chunk at a time): keep them out of
+    # the cyclic garbage collector's way so that they don't make each collection of the scrubber's own
+    # short-lived objects slower (freeze_input=False measures with them in)
+    if freeze_input:
+        gc.collect()
+        gc.freeze()
+    scrub_seconds = float("inf")
+    for _ in range(repeat):
+        held = 0
+        start = time.process_time()
+        for claim in claims:
+            held += scrubber.scrub(claim, context=context).held
+        scrub_seconds = min(scrub_seconds, time.process_time() - start)
+    if freeze_input:
+        gc.unfreeze()
 
     return {
         "claims": n,

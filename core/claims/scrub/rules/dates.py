@@ -51,10 +51,12 @@ class TimelyFiling(ScrubRule):
               "42 CFR 424.44)")
 
     def check(self, facts, profile, context):
-        dated = [line for line in facts.lines if line.service_date is not None]
-        if not dated:
+        first = None
+        for line in facts.lines:
+            if line.service_date is not None and (first is None or line.service_date < first.service_date):
+                first = line
+        if first is None:
             return
-        first = min(dated, key=lambda line: line.service_date)
         deadline = first.service_date + timedelta(days=profile.timely_filing_days)
         path = f"Claim.item[{first.index}].servicedDate"
         days_left = (deadline - context.today).days

@@ -24,6 +24,19 @@ def npi_ok(npi: str) -> bool:
     return ok
 
 
+_TAXONOMY_OK: dict[str, bool] = {}
+
+
+def taxonomy_ok(code: str) -> bool:
+    """Whether ``code`` is NUCC-shaped (10 characters, the last X), memoized."""
+    ok = _TAXONOMY_OK.get(code)
+    if ok is None:
+        ok = bool(_TAXONOMY.match(code))
+        if len(_TAXONOMY_OK) < 50_000:
+            _TAXONOMY_OK[code] = ok
+    return ok
+
+
 def _providers(facts: ClaimFacts) -> list[tuple[str, Provider]]:
     return [(role, provider) for role, provider in (("rendering", facts.rendering),
                                                     ("supervising", facts.supervising),
@@ -65,11 +78,11 @@ class TaxonomyFormat(ScrubRule):
     source = "NUCC Health Care Provider Taxonomy; 837P PRV03"
 
     def check(self, facts, profile, context):
-        if facts.billing_taxonomy and not _TAXONOMY.match(facts.billing_taxonomy):
+        if facts.billing_taxonomy and not taxonomy_ok(facts.billing_taxonomy):
             yield self.finding(f"billing taxonomy {facts.billing_taxonomy!r} is not 10 characters ending in X",
                                path=f"{BILLING}.identifier")
         for role, provider in _providers(facts):
-            if provider.taxonomy and not _TAXONOMY.match(provider.taxonomy):
+            if provider.taxonomy and not taxonomy_ok(provider.taxonomy):
                 yield self.finding(f"{role} taxonomy {provider.taxonomy!r} is not 10 characters ending in X",
                                    path=f"{provider.path}.qualification")
 

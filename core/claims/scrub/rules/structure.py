@@ -25,6 +25,19 @@ _TIN = re.compile(r"^\d{9}$")
 _PO_BOX = re.compile(r"\b(P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", re.IGNORECASE)
 _ZIP9 = re.compile(r"^\d{5}-?\d{4}$")
 _SEXES = ("male", "female")
+_SHAPES: dict[tuple[str, str], bool] = {}
+
+
+def _shape_ok(kind: str, pattern: re.Pattern, value: str) -> bool:
+    """``pattern`` matches ``value`` (search), memoized: a practice's billing address and tax id repeat on every
+    claim."""
+    key = (kind, value)
+    ok = _SHAPES.get(key)
+    if ok is None:
+        ok = bool(pattern.search(value))
+        if len(_SHAPES) < 50_000:
+            _SHAPES[key] = ok
+    return ok
 
 
 class BillingNpi(ScrubRule):
@@ -49,7 +62,7 @@ class BillingTaxId(ScrubRule):
     def check(self, facts, profile, context):
         if not facts.billing_tax_id:
             yield self.finding("the billing provider has no tax id")
-        elif not _TIN.match(facts.billing_tax_id.replace("-", "")):
+        elif not _shape_ok("tin", _TIN, facts.billing_tax_id.replace("-", "")):
             # a malformed tax id is not PHI of a patient, but it may be an SSN: never repeat it
             yield self.finding("the billing provider's tax id is not 9 digits")
 
@@ -68,9 +81,9 @@ class BillingAddress(ScrubRule):
             return
         if not facts.billing_address_complete:
             yield self.finding("the billing provider's address lacks city, state or ZIP code")
-        if _PO_BOX.search(facts.billing_street):
+        if _shape_ok("po", _PO_BOX, facts.billing_street):
             yield self.finding("the billing provider's address is a PO box; the 837P needs a street address")
-        if facts.billing_postal_code and not _ZIP9.match(facts.billing_postal_code):
+        if facts.billing_postal_code and not _shape_ok("zip", _ZIP9, facts.billing_postal_code):
             yield self.finding(f"the billing provider's ZIP code {facts.billing_postal_code} is not a 9-digit "
                                "ZIP+4", path=f"{BILLING}.address[0].postalCode")
 
@@ -344,10 +357,11 @@ class PointerTarget(ScrubRule):
     source = f"{TR3}, SV107 must name an HI position"
 
     def check(self, facts, profile, context) -> Iterator[Finding]:
-        sequences = {s for s, code in zip(facts.diagnosis_sequences, facts.diagnoses, strict=False)
-                     if code and 1 <= s <= MAX_DIAGNOSES}
+        sequences = facts.diagnosis_sequences
+        if not all(facts.diagnoses):
+            sequences = tuple(s for s, code in zip(sequences, facts.diagnoses, strict=False) if code)
         for line in facts.lines:
-            bad = [p for p in line.diagnosis_pointers if p not in sequences]
+            bad = [p for p in line.diagnosis_pointers if p not in sequences or not 1 <= p <= MAX_DIAGNOSES]
             if bad:
                 yield self.finding(f"line {line.index + 1} ({line.code}) points at diagnosis "
                                    f"{', '.join(map(str, bad))}, which is not on the claim",
