@@ -123,6 +123,11 @@ def plugins_list(as_json: bool) -> None:
             click.echo(f"  sources: {', '.join(info.sources)}")
         if info.clearinghouses:
             click.echo(f"  clearinghouses: {', '.join(info.clearinghouses)}")
+        if info.scrub_rules:
+            click.echo(f"  scrub rules: {len(info.scrub_rules)} ({', '.join(info.scrub_rules[:4])}, …)"
+                       if len(info.scrub_rules) > 4 else f"  scrub rules: {', '.join(info.scrub_rules)}")
+        if info.payer_profiles:
+            click.echo(f"  payer profiles: {', '.join(info.payer_profiles)}")
         click.echo(f"  hooks: {', '.join(info.hooks)}")
 
 

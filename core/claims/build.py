@@ -518,6 +518,8 @@ class _ClaimBuilder:
             "provider": {"reference": "#billing"},
             "priority": {"coding": [{"system": PROCESS_PRIORITY, "code": "normal"}]},
         }
+        if "facility" in contained:  # a contained resource must be referenced from the Claim
+            claim["facility"] = {"reference": "#facility"}
         if frequency in ("7", "8"):
             payer_claim_number = _fhir_string(payer_claim_number)
             if payer_claim_number is None:

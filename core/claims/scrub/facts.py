@@ -17,12 +17,14 @@ from typing import Any
 from claimbridge.claims.scrub.base import ClaimFacts, Line, Provider
 from claimbridge.claims.systems import (
     ACT_CODE,
+    EXT_AUDIO_ONLY,
     EXT_FREQUENCY,
     EXT_LINE_CONTROL,
     EXT_MINUTES,
     ICD10CM,
     NPI,
     NUCC,
+    PARTICIPATION_MODE,
     PCN_SYSTEM,
     POS,
     PROCEDURE_SYSTEMS,
@@ -35,9 +37,8 @@ __all__ = ["AUDIO_ONLY_MODE", "EXT_AUDIO_ONLY", "ScrubInputError", "claim_from_f
            "patient_key"]
 
 #: an Encounter extension (valueBoolean) saying the telehealth session was audio-only; or code ``PHONE`` of
-#: :data:`AUDIO_ONLY_MODE` in ``Encounter.type``
-EXT_AUDIO_ONLY = "https://claimbridge.dev/fhir/StructureDefinition/audio-only"
-AUDIO_ONLY_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
+#: :data:`AUDIO_ONLY_MODE` in ``Encounter.type`` (both defined with the claim profile's other systems)
+AUDIO_ONLY_MODE = PARTICIPATION_MODE
 
 _EMPTY: dict = {}
 _NONE: tuple = ()
