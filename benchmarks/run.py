@@ -1,12 +1,14 @@
 """claimbridge benchmarks: each figure is printed next to a baseline measured in the same run, so the ratio —
 not the absolute time on a shared, noisy machine — is what we track.
 
-    python benchmarks/run.py [--copies N] [--claims N] [--repeat R]
+    python benchmarks/run.py [--copies N] [--claims N] [--repeat R] [--scrub-claims N]
 
-1. encounters → stored Claims per second (bundle parse, build, FHIR validation, JSON, database insert, events),
+1. encounters → stored Claims per second (bundle parse, build, FHIR validation, scrubbing against the store,
+   JSON, database insert, events, claim lines),
    against a JSON round trip (dumps + loads) of the same bundles.
 2. 837P encode + pyx12 validation per claim, against pyx12 validating a TR3 example 837P from the shared corpus
    repeated to a file of the same size (when the corpus is present), and against validation alone.
+3. scrubbing (all rules) per second, against json.loads of the same claims (benchmarks/scrub_bench.py).
 """
 
 from __future__ import annotations
@@ -209,6 +211,7 @@ def main(argv=None) -> int:
     parser.add_argument("--copies", type=int, default=20, help="copies of the 25 demo encounters (default 20)")
     parser.add_argument("--claims", type=int, default=200, help="claims in the 837 benchmark (default 200)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
+    parser.add_argument("--scrub-claims", type=int, default=20_000, help="claims in the scrub benchmark")
     args = parser.parse_args(argv)
 
     claims = bench_claims(args.copies, args.repeat)
@@ -226,7 +229,15 @@ def main(argv=None) -> int:
               f"ratio {x12['ratio_vs_tr3_example']:.2f}")
     else:
         print(f"  (corpus example {TR3_EXAMPLE} not found: TR3 baseline skipped)")
-    print(json.dumps({"claims": claims, "x12": x12}, default=lambda v: str(v) if isinstance(v, Decimal) else v))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from scrub_bench import bench_scrub
+
+    scrub = bench_scrub(args.scrub_claims)
+    print(f"scrub, all {scrub['rules']} rules: {scrub['scrub_per_second']:,.0f} claims/s; baseline json.loads of the "
+          f"same claims {scrub['parse_per_second']:,.0f}/s; ratio (time ours / baseline) "
+          f"{scrub['scrub_to_parse_ratio']:.2f}")
+    print(json.dumps({"claims": claims, "x12": x12, "scrub": scrub},
+                     default=lambda v: str(v) if isinstance(v, Decimal) else v))
     return 0
 
 
