@@ -3,7 +3,13 @@
 It serves one root folder (chrooted: nothing outside it is reachable) with the generic preset's folders
 (``inbound`` for uploads, ``outbound`` for responses, ``archive``), authenticates one user by password and/or
 public key, and keeps a persistent Ed25519 host key in ``<root>/.sandbox/host_key`` so a pinned known_hosts
-entry stays valid across restarts. Answering uploads with acknowledgments comes later.
+entry stays valid across restarts.
+
+Unless started with ``answer=False`` it answers every 837 renamed into ``inbound`` (the client's final
+rename) like a clearinghouse: ``<name>.ta1`` (when ISA14 asks), ``<name>.999`` and, for accepted claims,
+``<name>.277`` appear in ``outbound`` (see :mod:`.responder`). Each is written under a hidden temporary
+name and renamed, so a client listing ``outbound`` never sees half a file. Its own ISA13 counter lives in
+``<root>/.sandbox/isa13``.
 
 In tests::
 
@@ -29,8 +35,10 @@ from pathlib import Path
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paramiko.sftp import SFTP_OK
 
 from .connection import fingerprint, known_hosts_name
+from .responder import ControlNumberCounter, answer_837, write_answers
 from .sandbox_sftp import PRIVATE_FOLDER, ChrootedSFTP, SandboxFiles
 from .settings import PRESETS
 
@@ -53,13 +61,16 @@ class SandboxClearinghouse:
     :param drop_after_bytes: emulate a network failure: drop the connection once this many bytes were
         written (counting every session), then behave normally.
     :param posix_rename: False emulates a server without the posix-rename@openssh.com extension.
+    :param answer: answer each 837 renamed into the upload folder with TA1/999/277CA files in the responses
+        folder (False: a silent mailbox).
     """
 
     def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0,
                  username: str = "claimbridge", password: str | None = None,
                  authorized_key_paths: Iterable[Path | str] = (), *, max_bytes: int | None = None,
-                 drop_after_bytes: int | None = None, posix_rename: bool = True):
+                 drop_after_bytes: int | None = None, posix_rename: bool = True, answer: bool = True):
         self.root = Path(root).absolute()
+        self.answer = answer
         self.host = host
         self.username = username
         self.password = password
@@ -75,6 +86,7 @@ class SandboxClearinghouse:
         self._transports: set[paramiko.Transport] = set()
         self._lock = threading.Lock()
         self.host_key = self._load_or_create_host_key()
+        self._control_numbers = ControlNumberCounter(self.root / PRIVATE_FOLDER / "isa13")
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -158,7 +170,30 @@ class SandboxClearinghouse:
         path.write_text("\n".join([*kept, self.known_hosts_line()]) + "\n")
         return path
 
+    def answer_upload(self, path: Path | str) -> list[Path]:
+        """Answer the 837 at ``path`` (a file in the upload folder): write its TA1/999/277CA into the
+        responses folder and return their paths. Called for every rename into the upload folder."""
+        path = Path(path)
+        layout = PRESETS["generic"]
+        answers = answer_837(path.read_bytes(), control_numbers=self._control_numbers, name=path.name)
+        written = write_answers(self.root / layout.responses, path.name, answers)
+        if written:
+            log.info("sandbox answered %s with %s", path.name, ", ".join(p.name for p in written))
+        return written
+
     # -- internals ---------------------------------------------------------------------------------
+
+    def _received(self, real_path: str) -> None:
+        """An SFTP rename put ``real_path`` in place; answer it when it landed in the upload folder."""
+        if not self.answer:
+            return
+        path = Path(real_path)
+        if path.parent != self.root / PRESETS["generic"].upload or not path.is_file():
+            return
+        try:
+            self.answer_upload(path)
+        except Exception:  # the upload itself succeeded; a sandbox bug must not fail the client's rename
+            log.exception("sandbox could not answer %s", path.name)
 
     def _load_or_create_host_key(self) -> paramiko.PKey:
         key_path = self.root / PRIVATE_FOLDER / "host_key"
@@ -186,7 +221,7 @@ class SandboxClearinghouse:
         transport = paramiko.Transport(sock)
         transport.set_log_channel(SSH_LOG_CHANNEL)
         transport.add_server_key(self.host_key)
-        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, ChrootedSFTP)
+        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _AnsweringSFTP)
         with self._lock:
             if self._stopping.is_set():
                 transport.close()
@@ -238,6 +273,25 @@ class _SandboxAccount(paramiko.ServerInterface):
         return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
 
 
+class _AnsweringSFTP(ChrootedSFTP):
+    """The chrooted file system, telling the sandbox about every file renamed into place."""
+
+    def __init__(self, server: _SandboxAccount, *args, **kwargs):
+        super().__init__(server, *args, **kwargs)
+        self._sandbox = server.sandbox
+
+    def rename(self, oldpath, newpath):
+        return self._then_answer(super().rename(oldpath, newpath), newpath)
+
+    def posix_rename(self, oldpath, newpath):
+        return self._then_answer(super().posix_rename(oldpath, newpath), newpath)
+
+    def _then_answer(self, result, newpath):
+        if result == SFTP_OK:
+            self._sandbox._received(self._real(newpath))
+        return result
+
+
 def _read_authorized_keys(paths: Iterable[Path | str]) -> frozenset[str]:
     """Base64 key blobs from OpenSSH public key files (``type base64 [comment]`` per line)."""
     blobs = set()
@@ -257,14 +311,14 @@ def _read_authorized_keys(paths: Iterable[Path | str]) -> frozenset[str]:
 
 def serve(root: Path | str, host: str = "127.0.0.1", port: int = 2222, username: str = "claimbridge",
           password: str | None = None, authorized_key_paths: Iterable[Path | str] = (), *,
-          max_bytes: int | None = None, echo: Callable[[str], None] = print) -> None:
+          max_bytes: int | None = None, echo: Callable[[str], None] = print, answer: bool = True) -> None:
     """Run the sandbox clearinghouse in the foreground until Ctrl-C (``claimbridge sandbox serve``).
 
     Prints the address, the folders, the host key fingerprint and the known_hosts file it wrote
     (``<root>/.sandbox/known_hosts``), which settings can point ``known_hosts`` at.
     """
     sandbox = SandboxClearinghouse(root, host, port, username, password, authorized_key_paths,
-                                   max_bytes=max_bytes)
+                                   max_bytes=max_bytes, answer=answer)
     sandbox.start()
     try:
         known_hosts = sandbox.write_known_hosts(sandbox.root / PRIVATE_FOLDER / "known_hosts")
