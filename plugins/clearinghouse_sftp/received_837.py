@@ -12,11 +12,14 @@ from decimal import Decimal, InvalidOperation
 
 from claimbridge.x12.reader import Segment, iter_segments
 
-__all__ = ["Interchange", "FunctionalGroup", "TransactionSet", "SubmittedClaim", "ServiceLine", "read_837"]
+__all__ = ["FunctionalGroup", "Interchange", "Party", "ServiceLine", "SubmittedClaim", "TransactionSet", "read_837"]
 
 
 @dataclass
 class Party:
+    """A name from an NM1: ``entity_type`` 1 person / 2 organisation, ``last`` the surname or organisation
+    name, ``qualifier`` and ``id`` the NM108/NM109 identifier."""
+
     entity_type: str = "2"
     last: str = ""
     first: str = ""

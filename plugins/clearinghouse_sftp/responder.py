@@ -60,7 +60,7 @@ _MAX_CODES = 5
 @dataclass(frozen=True)
 class Answers:
     """The response files for one upload (None where there is nothing to send). ``accepted`` is True when
-    every transaction set was accepted."""
+    the 999 accepted every transaction set (claims may still be rejected in the 277CA)."""
 
     ta1: bytes | None = None
     ack_999: bytes | None = None
