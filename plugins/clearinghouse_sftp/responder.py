@@ -34,7 +34,7 @@ from claimbridge.x12.validate import validate_x12
 from claimbridge.x12.writer import SegmentWriter, clean_value
 
 from .received_837 import FunctionalGroup, Interchange, TransactionSet, read_837
-from .responder_277ca import write_277ca_group
+from .responder_277ca import judge_claims, write_277ca_group
 
 __all__ = ["Answers", "ControlNumberCounter", "answer_837", "open_interchange", "write_answers"]
 
@@ -127,7 +127,9 @@ def answer_837(data: bytes | str, *, control_numbers: Callable[[], int], name: s
                      if not verdict.transaction_problems(t)]
     ack_277 = None
     if accepted_sets:
-        ack_277 = _ack_277ca(first, groups[0], accepted_sets, control_numbers(), now).encode()
+        control_number = control_numbers()
+        judged = judge_claims(accepted_sets, control_number, now)
+        ack_277 = _ack_277ca(first, groups[0], judged, control_number, now).encode()
     every = [t for g in groups for t in g.transactions]
     return Answers(ta1=ta1, ack_999=ack.encode(), ack_277ca=ack_277,
                    accepted=len(accepted_sets) == len(every) and bool(every))
@@ -255,11 +257,11 @@ def _ack_999(received: Interchange, groups: list[FunctionalGroup], verdict: _Ver
     return out.text()
 
 
-def _ack_277ca(received: Interchange, group: FunctionalGroup, transactions: list[TransactionSet],
-               control_number: int, now: datetime) -> str:
+def _ack_277ca(received: Interchange, group: FunctionalGroup, judged: list, control_number: int,
+               now: datetime) -> str:
     out = SegmentWriter()
     open_interchange(out, received, control_number, now)
-    write_277ca_group(out, transactions, control_number, now, gs_sender=group.receiver or "SANDBOX",
+    write_277ca_group(out, judged, control_number, now, gs_sender=group.receiver or "SANDBOX",
                       gs_receiver=group.sender or "UNKNOWN")
     out.segment("IEA", "1", f"{control_number:09d}")
     return out.text()

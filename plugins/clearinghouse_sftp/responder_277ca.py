@@ -30,7 +30,7 @@ from claimbridge.x12.writer import SegmentWriter, format_money
 
 from .received_837 import Party, ServiceLine, SubmittedClaim, TransactionSet
 
-__all__ = ["ClaimRejection", "front_end_rejections", "write_277ca_group"]
+__all__ = ["ClaimRejection", "JudgedClaim", "front_end_rejections", "judge_claims", "write_277ca_group"]
 
 CLAIM_ACK_IMPLEMENTATION = "005010X214"
 
@@ -69,13 +69,16 @@ def front_end_rejections(claim: SubmittedClaim, received_on: date) -> list[Claim
 
 
 @dataclass
-class _Judged:
+class JudgedClaim:
+    """A received claim with the front-end verdict; accepted claims carry their payer claim number."""
+
     claim: SubmittedClaim
     rejections: list[ClaimRejection]
     payer_claim_number: str = ""
 
     @property
     def accepted(self) -> bool:
+        """Passed every front-end check (accepted into adjudication)."""
         return not self.rejections
 
     @property
@@ -83,9 +86,25 @@ class _Judged:
         return self.claim.charge if self.claim.charge is not None else Decimal(0)
 
 
-def write_277ca_group(out: SegmentWriter, transactions: list[TransactionSet], control_number: int,
-                      now: datetime, *, gs_sender: str, gs_receiver: str) -> None:
-    """Append GS … GE holding one 277CA transaction set for the claims of ``transactions``."""
+def judge_claims(transactions: list[TransactionSet], control_number: int, now: datetime
+                 ) -> list[tuple[TransactionSet, JudgedClaim]]:
+    """Every claim of ``transactions`` with its verdict; accepted claims get a payer claim control number
+    made from the date, the 277CA's ISA13 and a sequence (unique as long as ISA13 is)."""
+    judged = []
+    sequence = 0
+    for transaction in transactions:
+        for claim in transaction.claims:
+            verdict = JudgedClaim(claim, front_end_rejections(claim, now.date()))
+            if verdict.accepted:
+                sequence += 1
+                verdict.payer_claim_number = f"{now:%y%j}{control_number:09d}{sequence:04d}"
+            judged.append((transaction, verdict))
+    return judged
+
+
+def write_277ca_group(out: SegmentWriter, judged: list[tuple[TransactionSet, JudgedClaim]],
+                      control_number: int, now: datetime, *, gs_sender: str, gs_receiver: str) -> None:
+    """Append GS … GE holding one 277CA transaction set for the ``judged`` claims (:func:`judge_claims`)."""
     today = now.date()
     stamp = now.strftime("%Y%m%d")
     out.segment("GS", "HN", gs_sender, gs_receiver, stamp,
@@ -93,16 +112,6 @@ def write_277ca_group(out: SegmentWriter, transactions: list[TransactionSet], co
     st_start = len(out)
     out.segment("ST", "277", "0001", CLAIM_ACK_IMPLEMENTATION)
     out.segment("BHT", "0085", "08", f"{control_number:09d}", stamp, now.strftime("%H%M%S"), "TH")
-
-    judged: list[tuple[TransactionSet, _Judged]] = []
-    sequence = 0
-    for transaction in transactions:
-        for claim in transaction.claims:
-            verdict = _Judged(claim, front_end_rejections(claim, today))
-            if verdict.accepted:
-                sequence += 1
-                verdict.payer_claim_number = f"{now:%y%j}{control_number:09d}{sequence:04d}"
-            judged.append((transaction, verdict))
 
     hl = 0
 
@@ -148,7 +157,7 @@ def write_277ca_group(out: SegmentWriter, transactions: list[TransactionSet], co
     out.segment("GE", "1", str(control_number))
 
 
-def _claim_status(out: SegmentWriter, verdict: _Judged, stamp: str, today: date) -> None:
+def _claim_status(out: SegmentWriter, verdict: JudgedClaim, stamp: str, today: date) -> None:
     claim = verdict.claim
     out.segment("TRN", "2", claim.pcn)
     charge = format_money(verdict.charge)
@@ -201,7 +210,7 @@ def _name(out: SegmentWriter, entity: str, party: Party, qualifier: str) -> None
         out.segment("NM1", entity, "2", party.last or "UNKNOWN", "", "", "", "", qualifier, party.id or "UNKNOWN")
 
 
-def _totals(out: SegmentWriter, verdicts: list[_Judged], accepted_qty: str, rejected_qty: str) -> None:
+def _totals(out: SegmentWriter, verdicts: list[JudgedClaim], accepted_qty: str, rejected_qty: str) -> None:
     accepted = [j for j in verdicts if j.accepted]
     rejected = [j for j in verdicts if not j.accepted]
     if accepted:
