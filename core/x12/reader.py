@@ -23,15 +23,20 @@ is the id).
 from __future__ import annotations
 
 import codecs
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import IO, Union
 
 from claimbridge.errors import RecordError
 
 __all__ = [
+    "CHUNK_SIZE",
     "Delimiters",
     "Segment",
+    "SegmentTokens",
+    "X12Source",
     "X12SyntaxError",
     "decode_x12",
     "detect_delimiters",
@@ -45,15 +50,38 @@ _NEWLINE = re.compile(r"[\r\n]")
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
 # how far past "ISA" the sixteenth element separator may be (a padded ISA has it at 103)
 _ISA_SEARCH = 200
+# how much text to look at before deciding what the data is (an ISA needs 106 characters)
+_SNIFF = 4096
+# how many characters of an unreadable segment an error shows (enough to recognise it, little PHI)
+_SHOWN = 20
+#: bytes read at a time from files and file objects
+CHUNK_SIZE = 256 * 1024
+#: what :func:`iter_segments` reads: text, bytes, a path, or a binary or text file object
+X12Source = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]", IO[bytes], IO[str]]
+
+_LATIN1_FALLBACK = "claimbridge-x12-latin1"
+
+
+def _latin1_for_bad_utf8(exc: UnicodeError) -> tuple[str, int]:
+    # X12 is ASCII; a byte that is not UTF-8 is most likely Latin-1 (the whole-text fallback of decode_x12)
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return exc.object[exc.start:exc.end].decode("latin-1"), exc.end
+
+
+codecs.register_error(_LATIN1_FALLBACK, _latin1_for_bad_utf8)
 
 
 class X12SyntaxError(RecordError):
-    """The data is not X12, or its envelope is broken. ``name`` is the file and ``offset`` the character
-    position in the decoded text where the problem was found."""
+    """The data is not X12, or its envelope is broken. ``name`` is the file, ``offset`` the character
+    position in the decoded text where the problem was found and ``segment`` the 1-based number of the
+    segment (when known)."""
 
-    def __init__(self, reason: str, *, name: str = "<memory>", offset: int | None = None):
+    def __init__(self, reason: str, *, name: str = "<memory>", offset: int | None = None,
+                 segment: int | None = None):
         self.name = name
         self.offset = offset
+        self.segment = segment
         super().__init__(reason, source=name, record=None if offset is None else f"offset {offset}")
 
 
@@ -164,8 +192,18 @@ def _skip_space(text: str, pos: int) -> int:
     return pos
 
 
-def _isa_delimiters(text: str, start: int, name: str) -> Delimiters:
-    """Delimiters of the ISA that starts at ``start`` (padded to fixed width or not)."""
+def _isa_delimiters(text: str, start: int, name: str, base: int = 0) -> Delimiters:
+    """Delimiters of the ISA that starts at ``start`` (padded to fixed width or not). ``base`` is the offset
+    of ``text`` in the whole data (for errors)."""
+    try:
+        return _read_isa(text, start, name)
+    except X12SyntaxError as exc:
+        if base and exc.offset is not None:
+            raise X12SyntaxError(exc.reason, name=name, offset=exc.offset + base) from None
+        raise
+
+
+def _read_isa(text: str, start: int, name: str) -> Delimiters:
     element = text[start + 3:start + 4]
     if not element or element.isalnum() or element.isspace():
         raise X12SyntaxError(f"ISA is not followed by an element separator (found {element!r})",
@@ -204,9 +242,9 @@ def _isa_delimiters(text: str, start: int, name: str) -> Delimiters:
         raise X12SyntaxError(f"ISA declares unusable delimiters: {exc}", name=name, offset=start) from None
 
 
-def _guess_delimiters(text: str, start: int) -> Delimiters | None:
+def _guess_delimiters(text: str, start: int, complete: bool = True) -> Delimiters | None:
     """Delimiters of a fragment with no ISA (``ST*835*1234~BPR*…``), or None when it does not look like
-    X12."""
+    X12. When ``complete`` is false ``text`` is only the start of the data (its last piece may be cut)."""
     match = re.match(r"[A-Z][A-Z0-9]{1,2}([^A-Za-z0-9\s])", text[start:start + 4])
     if match is None:
         return None
@@ -217,6 +255,8 @@ def _guess_delimiters(text: str, start: int) -> Delimiters | None:
         if terminator == element or terminator not in body:
             continue
         pieces = re.split("[\r\n]+", body) if terminator == "\n" else body.split(terminator)
+        if not complete:
+            pieces = pieces[:-1]
         stripped = [p.replace("\r", "").replace("\n", "").strip() for p in pieces]
         if all(piece_ok.match(p) for p in stripped if p):
             component = next(c for c in (":", ">", "\\", "<") if c not in (element, terminator))
@@ -232,56 +272,201 @@ def detect_delimiters(data: bytes | str, *, name: str = "<memory>") -> Delimiter
     return _first_delimiters(text, start, name)
 
 
-def _first_delimiters(text: str, start: int, name: str) -> Delimiters:
+def _first_delimiters(text: str, start: int, name: str, complete: bool = True) -> Delimiters:
     if start >= len(text):
         raise X12SyntaxError("no X12 data: the input is empty", name=name, offset=0)
     if text.startswith("ISA", start):
         return _isa_delimiters(text, start, name)
-    guessed = _guess_delimiters(text, start)
+    guessed = _guess_delimiters(text, start, complete)
     if guessed is None:
         raise X12SyntaxError(f"not an X12 file: it must start with an ISA segment, found "
                              f"{text[start:start + 12]!r}", name=name, offset=start)
     return guessed
 
 
-def iter_segments(data: bytes | str, *, name: str = "<memory>") -> Iterator[Segment]:
-    """Yield the segments of ``data`` in order. ``name`` (the file) appears in errors.
+def iter_segments(data: X12Source, *, name: str | None = None,
+                  chunk_size: int = CHUNK_SIZE) -> Iterator[Segment]:
+    """Yield the segments of ``data`` in order: X12 text, bytes, a path (:class:`os.PathLike`) or a binary
+    (or text) file object. Files and file objects are read ``chunk_size`` bytes at a time, so memory stays
+    flat however large the file is. ``name`` (default: the path, or ``<memory>``) appears in errors.
 
     Raises :class:`X12SyntaxError` when the data is not X12 or a segment id is not 2–3 upper-case letters
-    and digits (naming the offset of the bad segment).
+    and digits (naming the segment number, its offset and the first characters of the bad segment).
     """
-    text = decode_x12(data)
-    pos = _skip_space(text, 0)
-    delimiters = _first_delimiters(text, pos, name)
-    index = 0
-    end_of_text = len(text)
-    while True:
-        pos = _skip_space(text, pos)
-        if pos >= end_of_text:
-            return
-        if text.startswith("ISA", pos) and not text[pos + 3:pos + 4].isalnum():
-            # each interchange declares its own delimiters
-            delimiters = _isa_delimiters(text, pos, name)
-        if delimiters.newline_terminated:
-            end = _find_newline(text, pos)
-            raw = text[pos:end]
-            next_pos = end + 1
+    elements: list[str]
+    tokens = SegmentTokens(data, name=name, chunk_size=chunk_size)
+    for elements, index, offset in tokens:
+        yield Segment(elements[0], elements[1:], tokens.delimiters, index, offset)
+
+
+class SegmentTokens:
+    """The low-level tokenizer behind :func:`iter_segments`: iterating yields ``(parts, index, offset)``
+    where ``parts[0]`` is the segment id and ``parts[n]`` element n; :attr:`delimiters` are those of the
+    segment last yielded. Parsers that handle millions of segments use it to skip building
+    :class:`Segment` objects."""
+
+    def __init__(self, data: X12Source, *, name: str | None = None, chunk_size: int = CHUNK_SIZE):
+        self.name = name or (os.fspath(data) if isinstance(data, os.PathLike) else "<memory>")
+        self._data = data
+        self._chunk_size = max(16, chunk_size)
+        self.delimiters = Delimiters()
+
+    def __iter__(self) -> Iterator[tuple[list[str], int, int]]:
+        data = self._data
+        if isinstance(data, os.PathLike):
+            with open(data, "rb") as handle:
+                yield from self._tokens(_text_chunks(handle, self._chunk_size))
         else:
-            end = text.find(delimiters.segment, pos)
-            if end < 0:
-                end = end_of_text
-            raw = text[pos:end].replace("\r", "").replace("\n", "")
-            next_pos = end + 1
-        start, pos = pos, next_pos
-        if not raw.strip(_FILLER):
+            yield from self._tokens(_text_chunks(data, self._chunk_size))
+
+    def _tokens(self, chunks: Iterator[str]) -> Iterator[tuple[list[str], int, int]]:
+        name = self.name
+        buf = ""
+        base = 0  # offset of buf[0] in the decoded text
+        index = 0
+        final = False
+        ids: dict[str, str] = {}
+        delimiters: Delimiters | None = None
+        while not final:
+            try:
+                chunk = next(chunks)
+            except StopIteration:
+                chunk, final = "", True
+            buf = buf + chunk if buf else chunk
+            if delimiters is None:
+                start = len(buf) - len(buf.lstrip(_FILLER))
+                if not final and len(buf) - start < _SNIFF:
+                    continue
+                delimiters = _first_delimiters(buf, start, name, complete=final)
+                self.delimiters = delimiters
+            pos = 0
+            while True:
+                newline = delimiters.newline_terminated
+                term = delimiters.segment
+                if final:
+                    last = len(buf)
+                elif newline:
+                    last = max(buf.rfind("\n"), buf.rfind("\r"))
+                else:
+                    last = buf.rfind(term)
+                if last < pos:
+                    switched = self._leftover_isa(buf, pos, final)
+                    if switched is None or switched == delimiters:
+                        break
+                    delimiters = self.delimiters = switched
+                    continue
+                region = buf[pos:last]
+                pieces = region.replace("\r", "\n").split("\n") if newline else region.split(term)
+                element = delimiters.element
+                p = pos
+                restart, defer = -1, False
+                for piece in pieces:
+                    start = p
+                    p += len(piece) + 1
+                    stripped = piece.lstrip(_FILLER)
+                    if not stripped:
+                        continue
+                    start += len(piece) - len(stripped)
+                    if "\n" in stripped or "\r" in stripped:
+                        stripped = stripped.replace("\r", "").replace("\n", "")
+                    parts = stripped.split(element)
+                    seg_id = ids.get(parts[0])
+                    if seg_id is None:
+                        if not stripped.strip():  # other white space (a no-break space) between segments
+                            continue
+                        if stripped.startswith("ISA") and not stripped[3:4].isalnum():
+                            seg_id = "ISA"  # maybe with new delimiters: checked below
+                        else:
+                            seg_id = _check_id(parts[0], index + 1, stripped, name, base + start)
+                            ids[parts[0]] = seg_id
+                    if seg_id == "ISA" and index:
+                        if not final and len(buf) - start < _ISA_SEARCH + 4:
+                            restart, defer = start, True  # read on: the whole header must be in the buffer
+                            break
+                        isa = _isa_delimiters(buf, start, name, base)
+                        if isa != delimiters:
+                            delimiters = self.delimiters = isa
+                            restart = start
+                            break
+                    parts[0] = seg_id
+                    index += 1
+                    yield parts, index, base + start
+                if restart >= 0:
+                    pos = restart
+                    if defer:
+                        break
+                    continue  # split the rest again with the new interchange's delimiters
+                pos = last + 1
+                if final:
+                    break
+            if final:
+                return
+            buf = buf[pos:]
+            base += pos
+
+    def _leftover_isa(self, buf: str, pos: int, final: bool) -> Delimiters | None:
+        """Delimiters of an ISA that starts the unterminated rest of the buffer (an interchange whose
+        terminator differs from the one before it), or None."""
+        start = len(buf) - len(buf[pos:].lstrip(_FILLER))
+        if not buf.startswith("ISA", start) or (not final and len(buf) - start < _ISA_SEARCH + 4):
+            return None
+        return _isa_delimiters(buf, start, self.name, 0)
+
+
+def _check_id(raw_id: str, number: int, text: str, name: str, offset: int) -> str:
+    seg_id = raw_id.strip()
+    if not _SEGMENT_ID.match(seg_id):
+        shown = text[:_SHOWN] + ("…" if len(text) > _SHOWN else "")
+        raise X12SyntaxError(f"segment {number} has no valid segment id (found {seg_id[:10]!r}, segment text "
+                             f"{shown!r}); the data is not X12 or its delimiters are wrong", name=name,
+                             offset=offset, segment=number)
+    return seg_id
+
+
+def _text_chunks(data: X12Source, chunk_size: int) -> Iterator[str]:
+    """Decoded text of ``data`` in pieces of about ``chunk_size`` characters (a leading BOM dropped)."""
+    if isinstance(data, str):
+        yield data.removeprefix("\ufeff")
+        return
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        view = memoryview(data)
+        reads: Iterator[bytes | str] = (bytes(view[i:i + chunk_size]) for i in range(0, len(view), chunk_size))
+    else:
+        read = data.read
+        reads = iter(lambda: read(chunk_size), b"")
+    decoder = None
+    first = True
+    for raw in reads:
+        if not raw:
+            break
+        if isinstance(raw, str):  # a text-mode file object
+            yield raw.removeprefix("\ufeff") if first else raw
+            first = False
             continue
-        parts = raw.split(delimiters.element)
-        seg_id = parts[0].strip()
-        if not _SEGMENT_ID.match(seg_id):
-            raise X12SyntaxError(f"segment {index + 1} has no valid segment id (found {seg_id[:10]!r}); "
-                                 f"the data is not X12 or its delimiters are wrong", name=name, offset=start)
-        index += 1
-        yield Segment(seg_id, parts[1:], delimiters, index, start)
+        if decoder is None:
+            decoder = _decoder_for(raw)
+        text = decoder.decode(raw)
+        if first:
+            text = text.removeprefix("\ufeff")
+            first = False
+        if text:
+            yield text
+    if decoder is not None:
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+
+def _decoder_for(head: bytes) -> codecs.IncrementalDecoder:
+    """An incremental decoder chosen like :func:`decode_x12`: UTF-16 by BOM or zero bytes, else UTF-8 with
+    bytes that are not UTF-8 read as Latin-1."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return codecs.getincrementaldecoder("utf-16")(errors="replace")
+    if len(head) >= 4 and head[1:2] == b"\x00" and head[3:4] == b"\x00" and head[0:1] != b"\x00":
+        return codecs.getincrementaldecoder("utf-16-le")(errors="replace")
+    if len(head) >= 4 and head[0:1] == b"\x00" and head[2:3] == b"\x00" and head[1:2] != b"\x00":
+        return codecs.getincrementaldecoder("utf-16-be")(errors="replace")
+    return codecs.getincrementaldecoder("utf-8")(errors=_LATIN1_FALLBACK)
 
 
 def _find_newline(text: str, pos: int) -> int:
