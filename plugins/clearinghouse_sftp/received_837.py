@@ -44,6 +44,7 @@ class SubmittedClaim:
     billing: Party
     patient: Party
     rendering_npi: str = ""
+    filing: str = ""  # SBR09 claim filing indicator
     lines: list[ServiceLine] = field(default_factory=list)
 
     @property
@@ -125,6 +126,7 @@ class _Reader:
         self.payer = Party()
         self.subscriber = Party()
         self.patient: Party | None = None
+        self.filing = ""
         self.claim: SubmittedClaim | None = None
         self.line: ServiceLine | None = None
 
@@ -183,6 +185,9 @@ class _Reader:
         elif self.level == "23":
             self.patient = Party()
 
+    def _on_sbr(self, seg: Segment) -> None:
+        self.filing = seg[9]
+
     def _on_nm1(self, seg: Segment) -> None:
         if self.transaction is None:
             return
@@ -207,7 +212,8 @@ class _Reader:
         patient = self.patient or self.subscriber
         # a dependant carries no member id of their own in 5010: the 277CA names them by the subscriber's
         patient = Party("1", patient.last, patient.first, "MI", patient.id or self.subscriber.id)
-        self.claim = SubmittedClaim(seg[1], _money(seg[2]), self.payer, self.billing, patient)
+        self.claim = SubmittedClaim(seg[1], _money(seg[2]), self.payer, self.billing, patient,
+                                    filing=self.filing)
         self.transaction.claims.append(self.claim)
         self.line = None
 

@@ -9,6 +9,8 @@
   ``TRN02`` = the PCN, ``STC*A1:19:PR`` and ``STC*A2:20:PR`` with ``REF*1K`` (a generated payer claim
   control number) when the claim passes the sandbox's front-end checks, ``STC*A7`` with the status and
   entity otherwise (see :mod:`.responder_277ca`).
+* **835** (005010X221A1) per payer for the claims the 277CA accepted, only when an
+  :class:`~.responder_835.AdjudicationModel` is given (see :mod:`.responder_835`).
 
 Control numbers (ISA13, and GS06 equal to it) come from a counter the sandbox keeps in its private folder.
 
@@ -21,10 +23,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import tempfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -35,8 +38,9 @@ from claimbridge.x12.writer import SegmentWriter, clean_value
 
 from .received_837 import FunctionalGroup, Interchange, TransactionSet, read_837
 from .responder_277ca import judge_claims, write_277ca_group
+from .responder_835 import AdjudicationModel, write_835s
 
-__all__ = ["Answers", "ControlNumberCounter", "answer_837", "open_interchange", "write_answers"]
+__all__ = ["AdjudicationModel", "Answers", "ControlNumberCounter", "answer_837", "open_interchange", "write_answers"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ _AK9_CODES = {"1", "2", "3", "4", "5", "6", "10", "11", "12", "13", "14", "15", 
 _TA1_CODES = {f"{n:03d}" for n in range(32)}
 # what a 999 may list per IK3 and per IK5/AK9 before it stops being useful
 _MAX_IK3 = 50
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_-]")
 _MAX_CODES = 5
 
 
@@ -66,11 +71,16 @@ class Answers:
     ack_999: bytes | None = None
     ack_277ca: bytes | None = None
     accepted: bool = False
+    #: payer id → 835
+    remittances: Mapping[str, bytes] = field(default_factory=dict)
 
     def files(self, upload_name: str) -> dict[str, bytes]:
-        """Response file names (``<upload>.ta1``, ``.999``, ``.277``) and contents."""
+        """Response file names (``<upload>.ta1``, ``.999``, ``.277``, ``.<payer id>.835``) and contents."""
         named = {".ta1": self.ta1, ".999": self.ack_999, ".277": self.ack_277ca}
-        return {upload_name + suffix: content for suffix, content in named.items() if content is not None}
+        files = {upload_name + suffix: content for suffix, content in named.items() if content is not None}
+        for payer_id, content in self.remittances.items():
+            files[f"{upload_name}.{_SAFE_NAME.sub('_', payer_id)}.835"] = content
+        return files
 
 
 class ControlNumberCounter:
@@ -94,8 +104,9 @@ class ControlNumberCounter:
 
 
 def answer_837(data: bytes | str, *, control_numbers: Callable[[], int], name: str = "<upload>",
-               now: datetime | None = None) -> Answers:
-    """The sandbox's answers to the 837P ``data``. ``control_numbers`` hands out ISA13 values.
+               now: datetime | None = None, adjudication: AdjudicationModel | None = None) -> Answers:
+    """The sandbox's answers to the 837P ``data``. ``control_numbers`` hands out ISA13 values;
+    ``adjudication`` (optional) makes the payer send 835s for the claims the 277CA accepted.
 
     Data that is not X12 (or has no ISA) gets no answer at all: without an envelope there is nobody to
     address one to.
@@ -126,13 +137,17 @@ def answer_837(data: bytes | str, *, control_numbers: Callable[[], int], name: s
     accepted_sets = [t for g in groups if not verdict.group_rejected(g) for t in g.transactions
                      if not verdict.transaction_problems(t)]
     ack_277 = None
+    remittances: dict[str, bytes] = {}
     if accepted_sets:
         control_number = control_numbers()
         judged = judge_claims(accepted_sets, control_number, now)
         ack_277 = _ack_277ca(first, groups[0], judged, control_number, now).encode()
+        if adjudication is not None:
+            remits = write_835s(first, judged, adjudication, control_numbers, now, open_interchange)
+            remittances = {payer: text.encode() for payer, text in remits.items()}
     every = [t for g in groups for t in g.transactions]
     return Answers(ta1=ta1, ack_999=ack.encode(), ack_277ca=ack_277,
-                   accepted=len(accepted_sets) == len(every) and bool(every))
+                   accepted=len(accepted_sets) == len(every) and bool(every), remittances=remittances)
 
 
 def write_answers(folder: Path | str, upload_name: str, answers: Answers) -> list[Path]:

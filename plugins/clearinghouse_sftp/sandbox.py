@@ -7,7 +7,8 @@ entry stays valid across restarts.
 
 Unless started with ``answer=False`` it answers every 837 renamed into ``inbound`` (the client's final
 rename) like a clearinghouse: ``<name>.ta1`` (when ISA14 asks), ``<name>.999`` and, for accepted claims,
-``<name>.277`` appear in ``outbound`` (see :mod:`.responder`). Each is written under a hidden temporary
+``<name>.277`` appear in ``outbound``, and ``<name>.<payer id>.835`` when an adjudication model is given
+(see :mod:`.responder`). Each is written under a hidden temporary
 name and renamed, so a client listing ``outbound`` never sees half a file. Its own ISA13 counter lives in
 ``<root>/.sandbox/isa13``.
 
@@ -38,7 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paramiko.sftp import SFTP_OK
 
 from .connection import fingerprint, known_hosts_name
-from .responder import ControlNumberCounter, answer_837, write_answers
+from .responder import AdjudicationModel, ControlNumberCounter, answer_837, write_answers
 from .sandbox_sftp import PRIVATE_FOLDER, ChrootedSFTP, SandboxFiles
 from .settings import PRESETS
 
@@ -63,14 +64,18 @@ class SandboxClearinghouse:
     :param posix_rename: False emulates a server without the posix-rename@openssh.com extension.
     :param answer: answer each 837 renamed into the upload folder with TA1/999/277CA files in the responses
         folder (False: a silent mailbox).
+    :param adjudication: also send an 835 per payer for the accepted claims, paid by this model
+        (None: no remittances).
     """
 
     def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0,
                  username: str = "claimbridge", password: str | None = None,
                  authorized_key_paths: Iterable[Path | str] = (), *, max_bytes: int | None = None,
-                 drop_after_bytes: int | None = None, posix_rename: bool = True, answer: bool = True):
+                 drop_after_bytes: int | None = None, posix_rename: bool = True, answer: bool = True,
+                 adjudication: AdjudicationModel | None = None):
         self.root = Path(root).absolute()
         self.answer = answer
+        self.adjudication = adjudication
         self.host = host
         self.username = username
         self.password = password
@@ -175,7 +180,8 @@ class SandboxClearinghouse:
         responses folder and return their paths. Called for every rename into the upload folder."""
         path = Path(path)
         layout = PRESETS["generic"]
-        answers = answer_837(path.read_bytes(), control_numbers=self._control_numbers, name=path.name)
+        answers = answer_837(path.read_bytes(), control_numbers=self._control_numbers, name=path.name,
+                             adjudication=self.adjudication)
         written = write_answers(self.root / layout.responses, path.name, answers)
         if written:
             log.info("sandbox answered %s with %s", path.name, ", ".join(p.name for p in written))

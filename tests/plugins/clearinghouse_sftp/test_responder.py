@@ -5,12 +5,14 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
 from claimbridge import OutboundFile
 from claimbridge.plugins.clearinghouse_sftp.connector import SftpClearinghouse
 from claimbridge.plugins.clearinghouse_sftp.responder import (
+    AdjudicationModel,
     Answers,
     ControlNumberCounter,
     answer_837,
@@ -225,3 +227,113 @@ def test_control_number_counter_wraps_and_persists(tmp_path):
     path.write_text("999999999\n")
     assert ControlNumberCounter(path)() == 1
     assert ControlNumberCounter(path)() == 2
+
+
+# -- 835 from the adjudication model ------------------------------------------------------------------------
+
+
+def remittance_claims(remit: bytes) -> dict[str, dict]:
+    """PCN → CLP elements, CAS total (claim and line level), line balance problems, remarks."""
+    claims: dict[str, dict] = {}
+    current = None
+    line = None
+    for seg in iter_segments(remit):
+        if seg.id == "CLP":
+            current = claims[seg[1]] = {"clp": seg.elements, "cas": Decimal(0), "line_errors": [], "remarks": [],
+                                        "adjustments": []}
+            line = None
+        elif seg.id == "SVC" and current is not None:
+            line = {"balance": Decimal(seg[2]) - Decimal(seg[3])}
+            current["line_errors"].append(line)
+        elif seg.id == "CAS" and current is not None:
+            for position in range(2, 19, 3):
+                if seg[position]:
+                    amount = Decimal(seg[position + 1])
+                    current["cas"] += amount
+                    current["adjustments"].append((seg[1], seg[position]))
+                    if line is not None:
+                        line["balance"] -= amount
+        elif seg.id == "LQ" and current is not None:
+            current["remarks"].append(seg[2])
+    for claim in claims.values():
+        claim["line_errors"] = [ln for ln in claim["line_errors"] if ln["balance"] != 0]
+    return claims
+
+
+def test_adjudication_model_sends_a_balanced_835_per_payer(sandbox, sandbox_settings):
+    from claimbridge.claims.denials import classify
+
+    sandbox.adjudication = AdjudicationModel(denial_rate=Decimal("0.5"), coinsurance=Decimal("0.2"),
+                                             interest=Decimal("2.50"))
+    text = week_837()
+    with SftpClearinghouse("sandbox", sandbox_settings()) as clearinghouse:
+        clearinghouse.submit(OutboundFile("paid.837", text.encode()))
+        names = sorted(f.name for f in clearinghouse.list_inbound())
+        assert names == ["paid.837.277", "paid.837.999", "paid.837.BLHP1.835"]
+        remit = clearinghouse.fetch("paid.837.BLHP1.835")
+        ack_277 = clearinghouse.fetch("paid.837.277")
+    assert_valid(remit, "835")
+    claims = remittance_claims(remit)
+    assert sorted(claims) == sorted(pcns_of(text))
+    payer_numbers = {pcn: s["payer_claim_number"] for pcn, s in claim_statuses(ack_277).items()}
+    statuses = set()
+    for pcn, claim in claims.items():
+        _, status, charge, paid, patient, _, payer_number = claim["clp"][:7]
+        statuses.add(status)
+        assert payer_number == payer_numbers[pcn]
+        assert Decimal(charge) - Decimal(paid) == claim["cas"], pcn
+        assert claim["line_errors"] == []
+        if status == "4":
+            assert Decimal(paid) == 0
+            group, reason = claim["adjustments"][0]
+            assert classify(group, reason, claim["remarks"]).category != "other"
+    assert statuses == {"1", "4"}  # this seed pays some and denies some
+    # each transaction set balances: BPR02 = ΣCLP04 − ΣPLB
+    for transaction in _split_sets(remit):
+        bpr = next(seg for seg in transaction if seg.id == "BPR")
+        paid = sum(Decimal(seg[4]) for seg in transaction if seg.id == "CLP")
+        plb = sum(Decimal(seg[4]) for seg in transaction if seg.id == "PLB")
+        assert Decimal(bpr[2]) == paid - plb
+        assert plb == Decimal("-2.50")
+
+
+def _split_sets(remit: bytes) -> list[list]:
+    sets, current = [], None
+    for seg in iter_segments(remit):
+        if seg.id == "ST":
+            current = []
+            sets.append(current)
+        if current is not None:
+            current.append(seg)
+        if seg.id == "SE":
+            current = None
+    return sets
+
+
+def test_adjudication_is_repeatable_and_follows_the_fee_schedule():
+    model = AdjudicationModel(denial_rate=Decimal("0"), copay=Decimal("25.00"),
+                              fee_schedule={"90837": Decimal("110.00")}, default_allowed_share=Decimal("0.5"))
+    text = week_837()
+    first = answer_837(text, control_numbers=counter(), now=NOW, adjudication=model)
+    again = answer_837(text, control_numbers=counter(), now=NOW, adjudication=model)
+    assert first.remittances == again.remittances
+    remit = first.remittances["BLHP1"]
+    assert_valid(remit, "835")
+    claims = remittance_claims(remit)
+    # 90837 billed 150: allowed 110, copay 25 → paid 85, CO-45 40
+    assert claims["CB1ADULT01"]["clp"][1:5] == ["1", "150", "85", "25"]
+    assert ("CO", "45") in claims["CB1ADULT01"]["adjustments"]
+    # 90847 is not in this schedule: half the charge is allowed
+    assert claims["CB2CHILD01"]["clp"][1:5] == ["1", "140", "45", "25"]
+    assert not any(claim["remarks"] for claim in claims.values())
+    denying = dataclasses.replace(model, denial_rate=Decimal("1"), denials=(("CO", "197", ()),))
+    denied = remittance_claims(answer_837(text, control_numbers=counter(), now=NOW,
+                                          adjudication=denying).remittances["BLHP1"])
+    assert {claim["clp"][1] for claim in denied.values()} == {"4"}
+
+
+def test_claims_the_277ca_rejected_are_not_remitted():
+    text = week_837().replace("NM1*82*1*RIVERA*ANA****XX*1679576722~", "NM1*82*1*RIVERA*ANA****XX*1679576723~", 1)
+    answers = answer_837(text, control_numbers=counter(), now=NOW, adjudication=AdjudicationModel())
+    assert "CB1ADULT01" not in remittance_claims(answers.remittances["BLHP1"])
+    assert set(answers.files("x.837")) == {"x.837.999", "x.837.277", "x.837.BLHP1.835"}
