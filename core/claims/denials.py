@@ -28,9 +28,10 @@ from __future__ import annotations
 import csv
 import fnmatch
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 import yaml
 
@@ -133,8 +134,8 @@ class DenialClass:
 class CodeLists:
     """CARC and RARC texts and the rules table. Build with :func:`load_code_lists`."""
 
-    carc: dict[str, CarcCode]
-    rarc: dict[str, str]
+    carc: Mapping[str, CarcCode]
+    rarc: Mapping[str, str]
     rules: tuple[DenialRule, ...]
     remark_required: frozenset[str]
 
@@ -226,7 +227,8 @@ def _load(folder: Path | None, _stamps: tuple) -> CodeLists:
                 required = user_required
     if problems:
         raise ConfigError(problems, source="denial code lists")
-    return CodeLists(carc, rarc, tuple(rules), frozenset(required or ()))
+    # shared by every caller (cached): read-only views
+    return CodeLists(MappingProxyType(carc), MappingProxyType(rarc), tuple(rules), frozenset(required or ()))
 
 
 def _mtime(path: Path) -> float | None:
