@@ -8,12 +8,17 @@ taken from the first line (``PR-3``), coinsurance from what remains (``PR-2``). 
 nothing paid, each line adjusted in full with that group/CARC and its remark codes in ``LQ*HE``. Optional
 interest is paid through ``PLB*…*L6`` (a negative PLB amount raises the payment).
 
+A share of paid claims (``reversal_rate``) is reprocessed: a second file per payer
+(``<payer id>-reprocessed``) reverses the payment (CLP02 = 22, every amount negated, same payer claim
+number) and pays the claim again without the copay (the payer found it was waived), so the net is the copay.
+
 Every file balances: per line SVC02 − SVC03 = Σ line CAS, per claim CLP03 − CLP04 = Σ CAS and CLP05 = Σ PR,
 and BPR02 = Σ CLP04 − Σ PLB.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import zlib
 from collections.abc import Callable, Mapping
@@ -71,7 +76,13 @@ class AdjudicationModel:
     denial_rate: Decimal = Decimal("0.10")
     denials: tuple[tuple[str, str, tuple[str, ...]], ...] = DEFAULT_DENIALS
     interest: Decimal = Decimal("0")
+    reversal_rate: Decimal = Decimal("0")
     seed: str = "claimbridge-sandbox"
+
+    def reverses(self, pcn: str) -> bool:
+        """Whether the payer later reprocesses this (paid) claim: reverses it and pays it again."""
+        chooser = random.Random(f"{self.seed}:reversal:{pcn}")  # noqa: S311 - test data, not security
+        return Decimal(str(chooser.random())) < self.reversal_rate
 
     def denial_for(self, pcn: str) -> tuple[str, str, tuple[str, ...]] | None:
         """The denial this PCN gets, or None when it is paid (the same answer every time)."""
@@ -149,33 +160,56 @@ def write_835s(received: Interchange, judged: list[tuple[TransactionSet, JudgedC
         if verdict.accepted:
             by_payer.setdefault(verdict.claim.payer.id or "UNKNOWN", []).append(verdict)
     files = {}
+    interest = model.interest.quantize(_CENT, rounding=ROUND_HALF_UP)
+    waived = dataclasses.replace(model, copay=Decimal(0), denial_rate=Decimal(0))
     for payer_id, verdicts in by_payer.items():
-        control_number = control_numbers()
-        out = SegmentWriter()
-        open_interchange(out, received, control_number, now)
-        out.segment("GS", "HP", payer_id[:15] or "SANDBOX", received.sender_id or "UNKNOWN",
-                    now.strftime("%Y%m%d"), now.strftime("%H%M"), str(control_number), "X",
-                    REMIT_IMPLEMENTATION)
-        by_payee: dict[str, list[JudgedClaim]] = {}
+        by_payee: dict[str, list[_ClaimPayment]] = {}
         for verdict in verdicts:
-            by_payee.setdefault(verdict.claim.billing.id, []).append(verdict)
-        for number, payee_claims in enumerate(by_payee.values(), start=1):
-            payments = [adjudicate(v.claim, model, v) for v in payee_claims]
-            _write_remittance(out, payments, model, f"{control_number:09d}{number:03d}", number, now)
-        out.segment("GE", str(len(by_payee)), str(control_number))
-        out.segment("IEA", "1", f"{control_number:09d}")
-        files[payer_id] = out.text()
+            payment = adjudicate(verdict.claim, model, verdict)
+            by_payee.setdefault(verdict.claim.billing.id, []).append(payment)
+        files[payer_id] = _interchange(received, payer_id, list(by_payee.values()), interest,
+                                       control_numbers(), now, open_interchange)
+        reprocessed = []
+        for payments in by_payee.values():
+            pairs = [(_reversal(p), adjudicate(p.verdict.claim, waived, p.verdict)) for p in payments
+                     if p.status == "1" and p.paid > 0 and model.reverses(p.verdict.claim.pcn)]
+            if pairs:
+                reprocessed.append([payment for pair in pairs for payment in pair])
+        if reprocessed:
+            files[f"{payer_id}-reprocessed"] = _interchange(received, payer_id, reprocessed, Decimal(0),
+                                                            control_numbers(), now, open_interchange)
     return files
 
 
-def _write_remittance(out: SegmentWriter, payments: list[_ClaimPayment], model: AdjudicationModel,
+def _interchange(received: Interchange, payer_id: str, by_payee: list[list[_ClaimPayment]], interest: Decimal,
+                 control_number: int, now: datetime,
+                 open_interchange: Callable[[SegmentWriter, Interchange, int, datetime], None]) -> str:
+    out = SegmentWriter()
+    open_interchange(out, received, control_number, now)
+    out.segment("GS", "HP", payer_id[:15] or "SANDBOX", received.sender_id or "UNKNOWN",
+                now.strftime("%Y%m%d"), now.strftime("%H%M"), str(control_number), "X", REMIT_IMPLEMENTATION)
+    for number, payments in enumerate(by_payee, start=1):
+        _write_remittance(out, payments, interest, f"{control_number:09d}{number:03d}", number, now)
+    out.segment("GE", str(len(by_payee)), str(control_number))
+    out.segment("IEA", "1", f"{control_number:09d}")
+    return out.text()
+
+
+def _reversal(payment: _ClaimPayment) -> _ClaimPayment:
+    """``payment`` taken back: CLP02 22 with every amount negated."""
+    lines = [_LinePayment(line.line, -line.charge, -line.paid, None if line.allowed is None else -line.allowed,
+                          [(group, reason, -amount) for group, reason, amount in line.adjustments], line.remarks)
+             for line in payment.lines]
+    return _ClaimPayment(payment.verdict, "22", lines)
+
+
+def _write_remittance(out: SegmentWriter, payments: list[_ClaimPayment], interest: Decimal,
                       trace: str, number: int, now: datetime) -> None:
     first = payments[0].verdict.claim
     payer, payee = first.payer, first.billing
     st_start = len(out)
     control = f"{number:04d}"
     out.segment("ST", "835", control)
-    interest = model.interest.quantize(_CENT, rounding=ROUND_HALF_UP)
     total = sum((p.paid for p in payments), Decimal(0)) + interest
     stamp = now.strftime("%Y%m%d")
     if total > 0:

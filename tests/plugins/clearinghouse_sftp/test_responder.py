@@ -337,3 +337,25 @@ def test_claims_the_277ca_rejected_are_not_remitted():
     answers = answer_837(text, control_numbers=counter(), now=NOW, adjudication=AdjudicationModel())
     assert "CB1ADULT01" not in remittance_claims(answers.remittances["BLHP1"])
     assert set(answers.files("x.837")) == {"x.837.999", "x.837.277", "x.837.BLHP1.835"}
+
+
+def test_reprocessed_claims_are_reversed_and_paid_again_in_a_second_balanced_835():
+    model = AdjudicationModel(denial_rate=Decimal("0"), reversal_rate=Decimal("1"))
+    answers = answer_837(week_837(), control_numbers=counter(), now=NOW, adjudication=model)
+    assert set(answers.remittances) == {"BLHP1", "BLHP1-reprocessed"}
+    assert "x.837.BLHP1-reprocessed.835" in answers.files("x.837")
+    original = remittance_claims(answers.remittances["BLHP1"])
+    remit = answers.remittances["BLHP1-reprocessed"]
+    assert_valid(remit, "835")
+    clps = [seg for seg in iter_segments(remit) if seg.id == "CLP"]
+    assert [seg[2] for seg in clps] == ["22", "1"] * len(original)
+    for reversal, again in zip(clps[::2], clps[1::2], strict=True):
+        first = original[reversal[1]]["clp"]
+        assert again[1] == reversal[1] and reversal[7] == first[6]
+        assert [reversal[3], reversal[4], reversal[5]] == [f"-{first[2]}", f"-{first[3]}", f"-{first[4]}"]
+        assert Decimal(again[4]) == Decimal(first[3]) + Decimal(first[4])  # the copay is paid back
+    for transaction in _split_sets(remit):
+        bpr = next(seg for seg in transaction if seg.id == "BPR")
+        assert Decimal(bpr[2]) == sum(Decimal(seg[4]) for seg in transaction if seg.id == "CLP")
+    for pcn, claim in remittance_claims(remit).items():
+        assert claim["line_errors"] == [], pcn
