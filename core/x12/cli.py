@@ -5,14 +5,27 @@
     in/era.835: segment 33 PLB (loop FOOTER) PLB03-1: (CV:CP) is not a valid code for Adjustment Reason Code
 
 Exit status 0 when every file is valid, 1 otherwise.
+
+    $ claimbridge x12 parse in/era.835 --json
+    {"file": "in/era.835", "transactions": [{"type": "835", "payment": {"amount": "150000.00", ...}, ...}]}
+
+``parse`` reads TA1, 999, 277CA and 835 (see :mod:`claimbridge.x12.responses.as_json` for the JSON
+contract). Exit status 0 when the file was read; 2 when it is not X12 (one line on stderr naming the file); 1
+when it is X12 but a transaction cannot be read (one line naming the file, segment and element).
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import click
 
+from claimbridge.x12.reader import X12SyntaxError
+from claimbridge.x12.responses import X12ParseError, balance_835, file_to_json, parse_x12
+from claimbridge.x12.responses._values import format_money
+from claimbridge.x12.responses.parse import ParsedFile
 from claimbridge.x12.validate import validate_x12
 
 
@@ -45,3 +58,64 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], warnings: bool
             prefix = "warning: " if problem.severity != "error" else ""
             click.echo(f"{path}: {prefix}{problem.describe()}")
     ctx.exit(0 if all_valid else 1)
+
+
+@x12.command(name="parse")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the contract other tools read).")
+@click.pass_context
+def parse_command(ctx: click.Context, file: Path, as_json: bool) -> None:
+    """Read FILE (TA1, 999, 277CA, 835) and print what it says: a short summary, or with --json one object
+    ``{"file": ..., "transactions": [...]}``. Money in the JSON is a string holding the exact decimal
+    (``"150000.00"``). pyx12 is not run: use ``x12 validate`` for that."""
+    try:
+        parsed = parse_x12(file, name=str(file))
+    except X12ParseError as exc:
+        click.echo(f"error: {_one_line(str(exc))}", err=True)
+        ctx.exit(1)
+    except X12SyntaxError as exc:
+        click.echo(f"error: {_one_line(str(exc))}", err=True)
+        ctx.exit(2)
+    if as_json:
+        click.echo(json.dumps(file_to_json(parsed), ensure_ascii=False))
+        return
+    for line in _summary(parsed):
+        click.echo(line)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _summary(parsed: ParsedFile) -> list[str]:
+    counts = Counter(tx.type for tx in parsed.transactions)
+    lines = [f"{parsed.name}: " + (", ".join(f"{n} × {t}" for t, n in counts.items()) or "no transactions")]
+    for tx in parsed.transactions:
+        if tx.type == "835":
+            p = tx.payment
+            problems = balance_835(tx)
+            lines.append(f"  835 {tx.control_number}: {p.method} {format_money(p.amount)} on {p.date} trace {p.trace_number} "
+                         f"payer {p.payer_id}: {len(tx.claims)} claim(s), {len(tx.provider_adjustments)} provider "
+                         f"adjustment(s), " + ("balances" if not problems else
+                                                f"does NOT balance ({len(problems)} discrepancies)"))
+            lines += [f"    {d}" for d in problems[:5]]
+        elif tx.type in ("999", "997"):
+            status = tx.group_status
+            rejected = [s for s in tx.sets if not s.accepted]
+            lines.append(f"  {tx.type} {tx.control_number} for group {tx.group_control_number}: "
+                         f"{status.meaning if status else 'no AK9'}; {len(tx.sets)} set(s), "
+                         f"{len(rejected)} rejected")
+            for s in rejected:
+                for e in s.segment_errors:
+                    lines.append(f"    set {s.control_number}: {e.segment_id} at {e.position}: {e.meaning}"
+                                 + (f" (claim {e.claim_id})" if e.claim_id else ""))
+        elif tx.type in ("277CA", "277"):
+            outcomes = Counter(c.outcome for c in tx.claims)
+            lines.append(f"  {tx.type} {tx.control_number}: {len(tx.claims)} claim(s) "
+                         + ", ".join(f"{n} {o}" for o, n in outcomes.items()))
+        elif tx.type == "TA1":
+            lines.append(f"  TA1 for interchange {tx.control_number}: {tx.code} {tx.code_meaning}"
+                         + (f"; {tx.note_code} {tx.note}" if tx.note_code else ""))
+        else:
+            lines.append(f"  {tx.type} {tx.control_number}: not a response claimbridge reads")
+    return lines

@@ -312,12 +312,7 @@ class SegmentTokens:
         self.delimiters = Delimiters()
 
     def __iter__(self) -> Iterator[tuple[list[str], int, int]]:
-        data = self._data
-        if isinstance(data, os.PathLike):
-            with open(data, "rb") as handle:
-                yield from self._tokens(_text_chunks(handle, self._chunk_size))
-        else:
-            yield from self._tokens(_text_chunks(data, self._chunk_size))
+        return self._tokens(_text_chunks(self._data, self._chunk_size))
 
     def _tokens(self, chunks: Iterator[str]) -> Iterator[tuple[list[str], int, int]]:
         name = self.name
@@ -427,6 +422,10 @@ def _text_chunks(data: X12Source, chunk_size: int) -> Iterator[str]:
     """Decoded text of ``data`` in pieces of about ``chunk_size`` characters (a leading BOM dropped)."""
     if isinstance(data, str):
         yield data.removeprefix("\ufeff")
+        return
+    if isinstance(data, os.PathLike):
+        with open(data, "rb") as handle:
+            yield from _text_chunks(handle, chunk_size)
         return
     if isinstance(data, (bytes, bytearray, memoryview)):
         view = memoryview(data)
