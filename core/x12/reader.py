@@ -55,7 +55,7 @@ _SNIFF = 4096
 # how many characters of an unreadable segment an error shows (enough to recognise it, little PHI)
 _SHOWN = 20
 #: bytes read at a time from files and file objects
-CHUNK_SIZE = 256 * 1024
+CHUNK_SIZE = 64 * 1024
 #: what :func:`iter_segments` reads: text, bytes, a path, or a binary or text file object
 X12Source = Union[str, bytes, bytearray, memoryview, "os.PathLike[str]", IO[bytes], IO[str]]
 

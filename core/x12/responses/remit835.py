@@ -53,26 +53,20 @@ class Remit835Parser:
         self.production_date = None
         self.receiver_id: str | None = None
         self.stop_index = 0
-        self.handlers = {
-            "BPR": self._bpr, "TRN": self._trn, "N1": self._n1, "REF": self._ref, "DTM": self._dtm,
-            "LX": self._lx, "CLP": self._clp, "CAS": self._cas, "NM1": self._nm1, "MOA": self._moa,
-            "MIA": self._mia, "AMT": self._amt, "QTY": self._qty, "SVC": self._svc, "LQ": self._lq,
-            "PLB": self._plb,
-        }
 
     def feed(self, parts: list[str], index: int) -> None:
-        handler = self.handlers.get(parts[0])
+        handler = _HANDLERS.get(parts[0])
         if handler is not None:
-            handler(parts, index)
+            handler(self, parts, index)
 
     def consume(self, tokens: Iterator[tuple[list[str], int, int]]) -> list[str] | None:
         """Feed segments from ``tokens`` up to the SE (returned; None when the data ends first). A segment
         that opens an envelope or another set is returned instead, for the caller to report."""
-        handlers = self.handlers
+        handlers = _HANDLERS
         for parts, index, _offset in tokens:
             handler = handlers.get(parts[0])
             if handler is not None:
-                handler(parts, index)
+                handler(self, parts, index)
             elif parts[0] in _STOP:
                 self.stop_index = index
                 return parts
@@ -296,3 +290,15 @@ class Remit835Parser:
             reason, _, reference = value.partition(self.component)
             self.plb.append(ProviderAdjustment(p[1], fiscal, reason, reference or None,
                                                r.money(p, position + 1, i, "the provider adjustment amount"), i))
+
+
+# plain functions, not bound methods kept on the parser: a parser holding its own bound methods is a reference
+# cycle, and a finished remittance would then wait for the cyclic collector to be freed
+_HANDLERS = {
+    "BPR": Remit835Parser._bpr, "TRN": Remit835Parser._trn, "N1": Remit835Parser._n1,
+    "REF": Remit835Parser._ref, "DTM": Remit835Parser._dtm, "LX": Remit835Parser._lx,
+    "CLP": Remit835Parser._clp, "CAS": Remit835Parser._cas, "NM1": Remit835Parser._nm1,
+    "MOA": Remit835Parser._moa, "MIA": Remit835Parser._mia, "AMT": Remit835Parser._amt,
+    "QTY": Remit835Parser._qty, "SVC": Remit835Parser._svc, "LQ": Remit835Parser._lq,
+    "PLB": Remit835Parser._plb,
+}
