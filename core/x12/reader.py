@@ -47,6 +47,8 @@ _NEWLINES = "\r\n"
 # what may sit between segments besides newlines: NUL padding, a DOS end-of-file mark, form feeds
 _FILLER = " \t\r\n\x00\x1a\x0b\x0c"
 _NEWLINE = re.compile(r"[\r\n]")
+# filler that can only be between segments or inside a wrapped one (a space may be inside an element)
+_BREAKERS = "\r\n\t\x00\x1a\x0b\x0c"
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
 # how far past "ISA" the sixteenth element separator may be (a padded ISA has it at 103)
 _ISA_SEARCH = 200
@@ -321,6 +323,7 @@ class SegmentTokens:
         index = 0
         final = False
         ids: dict[str, str] = {}
+        careful = True
         delimiters: Delimiters | None = None
         while not final:
             try:
@@ -354,6 +357,24 @@ class SegmentTokens:
                 pieces = region.replace("\r", "\n").split("\n") if newline else region.split(term)
                 element = delimiters.element
                 p = pos
+                if not newline and not careful and _plain(region, term):
+                    # the common case: no filler or line breaks anywhere, ids already seen
+                    for piece in pieces:
+                        parts = piece.split(element)
+                        seg_id = ids.get(parts[0])
+                        if seg_id is None or seg_id == "ISA":
+                            break
+                        index += 1
+                        yield parts, index, base + p
+                        p += len(piece) + 1
+                    else:
+                        pos = last + 1
+                        if final:
+                            break
+                        continue
+                    pos, careful = p, True  # an unknown id or an ISA: the careful path from here
+                    continue
+                careful = False
                 restart, defer = -1, False
                 for piece in pieces:
                     start = p
@@ -406,6 +427,11 @@ class SegmentTokens:
         if not buf.startswith("ISA", start) or (not final and len(buf) - start < _ISA_SEARCH + 4):
             return None
         return _isa_delimiters(buf, start, self.name, 0)
+
+
+def _plain(region: str, terminator: str) -> bool:
+    """No filler in ``region`` that the careful path would have to strip (spaces inside elements are fine)."""
+    return not any(char in region for char in _BREAKERS) and terminator + " " not in region
 
 
 def _check_id(raw_id: str, number: int, text: str, name: str, offset: int) -> str:
