@@ -12,6 +12,7 @@ __all__ = ["X12ParseError", "format_decimal", "format_money"]
 
 _NUMBER = "-0123456789."
 _CENTS = Decimal("0.01")
+_MAX_CACHED = 200_000
 
 
 class X12ParseError(X12SyntaxError):
@@ -84,11 +85,14 @@ class Reader:
     """Converts elements of one file's segments, raising :class:`X12ParseError` that names the file, the
     segment number and id and the element. Dates are cached (a remittance repeats a few dates many times)."""
 
-    __slots__ = ("name", "_dates")
+    __slots__ = ("name", "_dates", "amounts")
 
     def __init__(self, name: str):
         self.name = name
         self._dates: dict[str, date | None] = {}
+        #: element text → Decimal for every amount read so far (remittances repeat a fee schedule's few
+        #: amounts; a Decimal is immutable, so sharing is safe and saves most conversions)
+        self.amounts: dict[str, Decimal] = {}
 
     def error(self, reason: str, parts: list[str], index: int, position: int | str | None = None) -> X12ParseError:
         element = f"{parts[0]}{position:02d}" if isinstance(position, int) else position
@@ -96,12 +100,19 @@ class Reader:
 
     def money(self, parts: list[str], position: int, index: int, what: str) -> Decimal:
         value = parts[position] if position < len(parts) else ""
+        amount = self.amounts.get(value)
+        if amount is not None:
+            return amount
         if value and not value.strip(_NUMBER):
             try:
-                return Decimal(value)
+                amount = Decimal(value)
             except InvalidOperation:
                 pass
-        amount = None
+            else:
+                if len(self.amounts) > _MAX_CACHED:
+                    self.amounts.clear()
+                self.amounts[value] = amount
+                return amount
         if amount is None:
             reason = f"{what} is missing" if not value else f"{what} is not an amount ({value[:20]!r})"
             raise self.error(reason, parts, index, position)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from claimbridge.x12.responses._values import Reader, to_decimal
+from claimbridge.x12.responses._values import Reader
 from claimbridge.x12.responses.model835 import (
     Adjustment,
     ClaimPayment,
@@ -188,15 +188,15 @@ class Remit835Parser:
         r = self.r
         if len(p) % 3 != 2:
             p = p + _PAD[:3 - (len(p) + 1) % 3]
+        amounts = r.amounts
         for position in range(2, min(len(p), 20), 3):
             reason = p[position]
-            amount = to_decimal(p[position + 1])
-            if not reason or amount is None:
-                if not reason and not p[position + 1]:
+            value = p[position + 1]
+            if not reason:
+                if not value:
                     continue
-                if not reason:
-                    raise r.error("an adjustment amount without a reason code", p, i, position)
-                amount = r.money(p, position + 1, i, "the adjustment amount")
+                raise r.error("an adjustment amount without a reason code", p, i, position)
+            amount = amounts.get(value) or r.money(p, position + 1, i, "the adjustment amount")
             quantity = p[position + 2]
             adjustments.append(Adjustment(group, reason, amount,
                                           r.number(p, position + 2, i, "the adjustment quantity") if quantity
