@@ -70,11 +70,8 @@ def main(ctx: click.Context, config: Path | None, debug: bool) -> None:
 @pass_ctx
 def init(ctx: Context) -> None:
     """Create the database (or bring it up to date) for the configuration."""
-    runtime = ctx.runtime()
-    try:
+    with ctx.runtime() as runtime:
         click.echo(f"database ready: {runtime.store.engine.url.render_as_string(hide_password=True)}")
-    finally:
-        runtime.close()
 
 
 @main.group()
@@ -140,11 +137,8 @@ def sync(ctx: Context, sources: tuple[str, ...], as_json: bool) -> None:
     from claimbridge.pipeline import run_pipeline
     from claimbridge.summary import print_summary
 
-    runtime = ctx.runtime()
-    try:
+    with ctx.runtime() as runtime:
         summary = run_pipeline(runtime, source_names=list(sources) or None, progress=_progress(as_json))
-    finally:
-        runtime.close()
     print_summary(summary.to_dict(), as_json=as_json)
     if not summary.ok:
         sys.exit(1)
@@ -170,11 +164,8 @@ def claims_list(ctx: Context, status: str | None, as_json: bool) -> None:
     """One line per claim: PCN, status, version, encounter, and why it is held."""
     from claimbridge.claims.queries import list_claims
 
-    runtime = ctx.runtime()
-    try:
+    with ctx.runtime() as runtime:
         rows = list_claims(runtime.store, status=status)
-    finally:
-        runtime.close()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -192,11 +183,8 @@ def claims_show(ctx: Context, pcn: str) -> None:
     """Status history, the FHIR Claim and the 837 segments of the claim version with this PCN."""
     from claimbridge.claims.queries import show_claim
 
-    runtime = ctx.runtime()
-    try:
+    with ctx.runtime() as runtime:
         click.echo(show_claim(runtime.store, pcn))
-    finally:
-        runtime.close()
 
 
 @claims.command("held")
@@ -206,11 +194,8 @@ def claims_held(ctx: Context, as_json: bool) -> None:
     """The held-claims work queue: each held claim with what to fix."""
     from claimbridge.claims.queries import held_claims
 
-    runtime = ctx.runtime()
-    try:
+    with ctx.runtime() as runtime:
         rows = held_claims(runtime.store)
-    finally:
-        runtime.close()
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -238,15 +223,12 @@ def claims_override(ctx: Context, pcn: str, rule: str, reason: str, actor: str) 
     from claimbridge.claims.lifecycle import StatusRecorder
     from claimbridge.claims.review import override_finding
 
-    runtime = ctx.runtime()
     recorder = StatusRecorder()
-    try:
+    with ctx.runtime() as runtime:
         with runtime.store.transaction() as session:
             review = override_finding(session, runtime.reviewer(), pcn, rule, reason=reason, actor=actor,
                                       recorder=recorder)
         recorder.announce(runtime.plugins)
-    finally:
-        runtime.close()
     if review.blocking:
         click.echo(f"{pcn.upper()}: {rule} overridden; still held: {review.hold_reason()}")
     else:

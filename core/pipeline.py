@@ -50,6 +50,12 @@ class Runtime:
     def close(self) -> None:
         self.store.dispose()
 
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
 
 def claim_settings_for(claims: ClaimSettings, profiles: ProfileSet) -> ClaimSettings:
     """The claim builder's per-payer facts, taken from the payer profiles so that the builder and the
