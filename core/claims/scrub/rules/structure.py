@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import ClassVar
 
 from claimbridge.claims.scrub.base import Finding, ScrubRule, Severity
 
@@ -40,16 +41,26 @@ def _shape_ok(kind: str, pattern: re.Pattern, value: str) -> bool:
     return ok
 
 
-class BillingNpi(ScrubRule):
+class _RequiredFact(ScrubRule):
+    """A rule that only asks for one fact to be there: ``fact`` names the ClaimFacts field, ``missing`` is
+    the message when it is empty."""
+
+    fact: ClassVar[str]
+    missing: ClassVar[str]
+
+    def check(self, facts, profile, context):
+        if not getattr(facts, self.fact):
+            yield self.finding(self.missing)
+
+
+class BillingNpi(_RequiredFact):
     id = "structure.billing_npi"
     title = "The billing provider has an NPI"
     fix = "Set the group's NPI on the billing Organization in the EHR or practice.npi in the configuration."
     path = f"{BILLING}.identifier"
     source = f"{TR3}, loop 2010AA NM109"
-
-    def check(self, facts, profile, context):
-        if not facts.billing_npi:
-            yield self.finding("the billing provider has no NPI")
+    fact = "billing_npi"
+    missing = "the billing provider has no NPI"
 
 
 class BillingTaxId(ScrubRule):
@@ -100,52 +111,44 @@ class BillingName(ScrubRule):
             yield self.finding("the billing provider has no name")
 
 
-class SubscriberMemberId(ScrubRule):
+class SubscriberMemberId(_RequiredFact):
     id = "structure.subscriber_member_id"
     title = "The coverage has the subscriber's member id"
     fix = "Enter the member id from the insurance card on the patient's coverage in the EHR."
     path = f"{COVERAGE}.subscriberId"
     source = f"{TR3}, loop 2010BA NM109"
-
-    def check(self, facts, profile, context):
-        if not facts.subscriber_member_id:
-            yield self.finding("the coverage has no member id")
+    fact = "subscriber_member_id"
+    missing = "the coverage has no member id"
 
 
-class PayerId(ScrubRule):
+class PayerId(_RequiredFact):
     id = "structure.payer_id"
     title = "The payer has a payer id"
     fix = "Give the payer Organization its payer id (identifier typed NIIP), as the clearinghouse lists it."
     path = f"{PAYER}.identifier"
     source = f"{TR3}, loop 2010BB NM109"
-
-    def check(self, facts, profile, context):
-        if not facts.payer_id:
-            yield self.finding("the payer has no payer id")
+    fact = "payer_id"
+    missing = "the payer has no payer id"
 
 
-class PatientName(ScrubRule):
+class PatientName(_RequiredFact):
     id = "structure.patient_name"
     title = "The patient has a family name"
     fix = "Record the patient's legal name as on the insurance card in the EHR."
     path = f"{PATIENT}.name"
     source = f"{TR3}, loop 2010BA/2010CA NM103"
-
-    def check(self, facts, profile, context):
-        if not facts.patient_name_present:
-            yield self.finding("the patient has no family name")
+    fact = "patient_name_present"
+    missing = "the patient has no family name"
 
 
-class PatientBirthDate(ScrubRule):
+class PatientBirthDate(_RequiredFact):
     id = "structure.patient_birth_date"
     title = "The patient has a birth date"
     fix = "Record the patient's date of birth in the EHR."
     path = f"{PATIENT}.birthDate"
     source = f"{TR3}, DMG02"
-
-    def check(self, facts, profile, context):
-        if facts.patient_birth_date is None:
-            yield self.finding("the patient has no (valid) birth date")
+    fact = "patient_birth_date"
+    missing = "the patient has no (valid) birth date"
 
 
 class PatientSex(ScrubRule):
