@@ -284,10 +284,13 @@ def demo(workdir: Path, as_json: bool) -> None:
 
 def _attach_subcommands() -> None:
     from claimbridge.claims.scrub.cli import scrub
+    from claimbridge.cli_responses import responses
+    from claimbridge.cli_schedule import jobs
+    from claimbridge.cli_worklist import denials, remits
     from claimbridge.x12.cli import x12
 
-    main.add_command(x12)
-    main.add_command(scrub)
+    for command in (x12, scrub, responses, remits, denials, jobs):
+        main.add_command(command)
 
 
 _attach_subcommands()

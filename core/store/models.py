@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
@@ -141,6 +142,7 @@ class ClaimVersion(Base):
     batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
     findings: Mapped[str | None] = mapped_column(Text)  # JSON list of the scrubber's findings
     x12_segments: Mapped[str | None] = mapped_column(Text)
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50))  # from the 277CA or the 835
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     claim: Mapped[Claim] = relationship(back_populates="versions")
     batch: Mapped[Batch | None] = relationship(back_populates="claim_versions")
@@ -182,6 +184,10 @@ class Batch(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # what the TA1/999 said: accepted | accepted_with_errors | rejected (None: no answer yet)
+    ack_status: Mapped[str | None] = mapped_column(String(30))
+    ack_detail: Mapped[str | None] = mapped_column(Text)
+    acked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_versions: Mapped[list[ClaimVersion]] = relationship(back_populates="batch")
 
 
@@ -236,3 +242,203 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(50))
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     detail: Mapped[str] = mapped_column(Text)
+
+
+# -- what comes back: acknowledgments, remittances, denials (issue 4) -------------------------------------
+
+
+class Cents(TypeDecorator):
+    """Money as a whole number of cents in the database, :class:`~decimal.Decimal` in Python. Exact on
+    SQLite and PostgreSQL alike and summable in SQL; an amount finer than a cent is refused, never rounded."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        cents = Decimal(value).scaleb(2)
+        if cents != cents.to_integral_value():
+            raise ValueError(f"money amount {value} has more than two decimal places")
+        return int(cents)
+
+    def process_result_value(self, value, dialect):
+        return None if value is None else Decimal(int(value)).scaleb(-2)
+
+
+class InboundFile(Base):
+    """A file fetched from a clearinghouse, once per content (sha256). The bytes are kept under the work
+    folder (``stored_path``); ``status`` says what became of it."""
+
+    __tablename__ = "inbound_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clearinghouse: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))  # the name it first arrived under
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    kinds: Mapped[str | None] = mapped_column(String(100))  # "835", "999 277CA" …
+    # received → posted | quarantined
+    status: Mapped[str] = mapped_column(String(20), default="received", index=True)
+    stored_path: Mapped[str | None] = mapped_column(String(500))
+    validation: Mapped[str | None] = mapped_column(Text)  # JSON list of pyx12 findings
+    error: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)  # JSON counts of what posting did
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundDelivery(Base):
+    """Every time a file was seen in a clearinghouse folder, under whatever name (re-deliveries included)."""
+
+    __tablename__ = "inbound_deliveries"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
+    clearinghouse: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(255))
+    duplicate: Mapped[bool] = mapped_column(default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Acknowledgment(Base):
+    """One answer about one batch (TA1, 999) or one claim (277CA), in words."""
+
+    __tablename__ = "acknowledgments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # TA1 | 999 | 277CA
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(80))  # what it answers: ISA13, GS06/ST02 or the PCN
+    outcome: Mapped[str] = mapped_column(String(30))  # accepted | accepted_with_errors | rejected | pending …
+    codes: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text)
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50))
+    matched: Mapped[bool] = mapped_column(default=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Remittance(Base):
+    """One 835 transaction set: one payment (BPR/TRN) from one payer to one payee. Posted once per payer
+    and trace number, whatever file it arrives in."""
+
+    __tablename__ = "remittances"
+    __table_args__ = (UniqueConstraint("payer_key", "trace_number"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("inbound_files.id"), index=True)
+    payer_key: Mapped[str] = mapped_column(String(80))  # TRN03, else the payer's N104, else its name
+    trace_number: Mapped[str] = mapped_column(String(80))
+    payer_name: Mapped[str] = mapped_column(String(100), default="")
+    payee_name: Mapped[str] = mapped_column(String(100), default="")
+    payee_id: Mapped[str | None] = mapped_column(String(80))
+    control_number: Mapped[str] = mapped_column(String(9))
+    amount: Mapped[Decimal] = mapped_column(Cents)  # BPR02 with the sign of BPR03
+    method: Mapped[str] = mapped_column(String(3))
+    payment_date: Mapped[date | None] = mapped_column(Date)
+    claim_count: Mapped[int] = mapped_column(Integer, default=0)
+    total_charge: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    total_paid: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    provider_adjustment_total: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    fhir: Mapped[str | None] = mapped_column(Text)  # PaymentReconciliation JSON
+    hook_error: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RemittanceClaim(Base):
+    """One CLP of a remittance, matched to a claim version by its PCN (or left unmatched, in the queue)."""
+
+    __tablename__ = "remittance_claims"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    version: Mapped[int | None] = mapped_column(Integer)
+    pcn: Mapped[str] = mapped_column(String(38), index=True)
+    status_code: Mapped[str] = mapped_column(String(2))
+    # paid | partially_paid | denied | reversal | forwarded | not_ours | unmatched
+    outcome: Mapped[str] = mapped_column(String(20))
+    charge: Mapped[Decimal] = mapped_column(Cents)
+    paid: Mapped[Decimal] = mapped_column(Cents)
+    patient_responsibility: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    allowed: Mapped[Decimal | None] = mapped_column(Cents)
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50))
+    adjustments: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{group, reason, amount, quantity}]
+    remarks: Mapped[str] = mapped_column(Text, default="[]")
+    # matched | unmatched (in the queue) | resolved (a person matched or dismissed it)
+    match: Mapped[str] = mapped_column(String(20), index=True)
+    match_note: Mapped[str | None] = mapped_column(Text)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("remittance_claims.id"))
+    reversed_by_id: Mapped[int | None] = mapped_column(ForeignKey("remittance_claims.id"))
+    fhir: Mapped[str | None] = mapped_column(Text)  # ClaimResponse JSON
+    segment: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RemittanceLine(Base):
+    """One SVC of a remitted claim, matched to the claim's item by REF*6R or by code and date."""
+
+    __tablename__ = "remittance_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remittance_claim_id: Mapped[int] = mapped_column(ForeignKey("remittance_claims.id"), index=True)
+    sequence: Mapped[int | None] = mapped_column(Integer)  # the claim item it pays; None when unmatched
+    matched_by: Mapped[str] = mapped_column(String(20))  # control_number | code_and_date | none
+    procedure: Mapped[str] = mapped_column(String(48))
+    modifiers: Mapped[str] = mapped_column(String(20), default="")
+    charge: Mapped[Decimal] = mapped_column(Cents)
+    paid: Mapped[Decimal] = mapped_column(Cents)
+    allowed: Mapped[Decimal | None] = mapped_column(Cents)
+    units: Mapped[str | None] = mapped_column(String(15))
+    control_number: Mapped[str | None] = mapped_column(String(50))
+    service_date: Mapped[date | None] = mapped_column(Date)
+    adjustments: Mapped[str] = mapped_column(Text, default="[]")
+    remarks: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class ProviderAdjustmentRow(Base):
+    """One PLB reason/amount: interest (L6), recoupments (WO, 72), forwarding balances (FB) …"""
+
+    __tablename__ = "provider_adjustments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    provider_id: Mapped[str] = mapped_column(String(80))
+    fiscal_date: Mapped[date | None] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(2))
+    reference: Mapped[str | None] = mapped_column(String(80))
+    amount: Mapped[Decimal] = mapped_column(Cents)  # positive lowers the payment, negative raises it
+
+
+class Denial(Base):
+    """The denial work queue: one classified adjustment that needs a person (not contractual, not the
+    patient's share), with the next action and what was done about it."""
+
+    __tablename__ = "denials"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    remittance_claim_id: Mapped[int] = mapped_column(ForeignKey("remittance_claims.id"), index=True)
+    remittance_line_id: Mapped[int | None] = mapped_column(ForeignKey("remittance_lines.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    group: Mapped[str] = mapped_column(String(2))
+    reason: Mapped[str] = mapped_column(String(5))
+    remarks: Mapped[str] = mapped_column(String(200), default="")  # space separated RARCs
+    amount: Mapped[Decimal] = mapped_column(Cents)
+    category: Mapped[str] = mapped_column(String(40), index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    explanation: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open", index=True)  # open | resolved
+    resolution: Mapped[str | None] = mapped_column(String(40))
+    resolved_by: Mapped[str | None] = mapped_column(String(100))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replacement_version: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class JobRun(Base):
+    """One run of a scheduled job: when, where, what it did, and why it failed."""
+
+    __tablename__ = "job_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[str] = mapped_column(String(100), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running | succeeded | failed | skipped
+    counts: Mapped[str | None] = mapped_column(Text)  # JSON
+    error: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(String(100), default="")
+    pid: Mapped[int] = mapped_column(Integer, default=0)
