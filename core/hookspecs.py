@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from claimbridge.claims.results import RemittancePosted
     from claimbridge.claims.scrub.base import ScrubRule
     from claimbridge.claims.scrub.profiles import PayerProfile
     from claimbridge.claims.states import StatusChange
@@ -108,4 +109,25 @@ def register_payer_profiles(register: Callable[[PayerProfile], None]) -> None:
     :return: nothing; every implementation is called.
 
     Added in 0.2.
+    """
+
+
+@hookspec
+def remittance_posted(remittance: RemittancePosted) -> None:
+    """Be told that one 835 transaction (one payment) was posted, with its results as FHIR.
+
+    Called once per posted 835 transaction, after the posting committed; a remittance delivered again posts
+    nothing and is not announced again. Use it to send the results on (the ``ehr_fhir`` plugin writes them back
+    to FHIR sources that have ``write_back`` on).
+
+    :param remittance: a :class:`~claimbridge.claims.results.RemittancePosted`: the remittance id, payer key
+        and trace number, the ``PaymentReconciliation`` and one
+        :class:`~claimbridge.claims.results.PostedClaimResponse` (claim id, PCN, source, encounter key,
+        outcome, ``ClaimResponse``) per claim payment, plus the settings and the configuration folder. The
+        resources hold PHI and Decimals: never log them; write them with
+        :func:`claimbridge.claims.money.claim_to_json`; copy before changing them.
+    :return: nothing. Every implementation is called in its own ``try``: one that raises is logged, recorded
+        with the remittance (its message must hold no PHI) and the others go on; it never undoes the posting.
+
+    Added in 0.3.
     """

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 
@@ -34,6 +34,17 @@ BUILTIN_PLUGINS = {
     "ehr_fhir": "claimbridge.plugins.ehr_fhir.plugin",
     "clearinghouse_sftp": "claimbridge.plugins.clearinghouse_sftp.plugin",
 }
+
+
+class HookFailure(NamedTuple):
+    """An event hook implementation that raised: the plugin's name and the exception."""
+
+    plugin: str
+    error: Exception
+
+    def describe(self) -> str:
+        """``plugin: ErrorType: message`` (plugin errors must not carry PHI: claimbridge's never do)."""
+        return f"{self.plugin}: {type(self.error).__name__}: {self.error}"
 
 
 @dataclass
@@ -148,14 +159,21 @@ class PluginHost:
             infos.append(info)
         return sorted(infos, key=lambda i: i.name)
 
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call an event hook on every implementation, each in its own try, so one failure stops nothing."""
+    def notify(self, hook_name: str, **kwargs: Any) -> list[HookFailure]:
+        """Call an event hook on every implementation, each in its own try, so one failure stops nothing.
+
+        Returns the implementations that raised, as :class:`HookFailure` (plugin name, exception), so the
+        caller can record them; empty when all went well.
+        """
+        failures: list[HookFailure] = []
         for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
             wanted = {k: v for k, v in kwargs.items() if k in impl.argnames}
             try:
                 impl.function(**wanted)
-            except Exception:  # noqa: BLE001 - a plugin's bug must not stop the pipeline
+            except Exception as exc:  # noqa: BLE001 - a plugin's bug must not stop the pipeline
                 log.exception("plugin %s failed in %s; continuing", impl.plugin_name, hook_name)
+                failures.append(HookFailure(impl.plugin_name, exc))
+        return failures
 
 
 def disabled_plugins(env: dict[str, str] | None = None) -> set[str]:
