@@ -1,0 +1,344 @@
+"""What comes back from clearinghouses: fetched, kept, validated, balanced, and posted exactly once.
+
+One inbound file goes through these steps (:func:`receive_file`):
+
+1. **Seen before?** Its sha256 is looked up; a file already received (under any name) is recorded as a
+   re-delivery and nothing else happens.
+2. **Kept.** The bytes are written under ``WORKDIR/inbound/`` before anything reads them, so the database
+   row always has the file behind it.
+3. **Read and checked, nothing written yet.** pyx12 validates it (findings are stored with the file); our
+   parser reads every transaction; every 835 is balanced (BPR02 = ΣCLP04 − ΣPLB, each claim and line
+   against its CAS). A file that is not X12, that pyx12 finds structurally broken (a segment or loop error,
+   not an element's value), or that does not balance is **quarantined whole**, with the numbers that
+   disagree, and nothing from it is posted.
+4. **Posted in one database transaction**: the file row, every acknowledgment, every remittance. A 835
+   transaction whose payer and trace number (TRN02) were posted before — the same payment inside another
+   file — posts nothing. A crash anywhere before the commit leaves no trace; the file is still in the
+   clearinghouse folder and is fetched again.
+5. **Archived** on the clearinghouse after the commit (a crash between commit and archive: the next fetch
+   finds the sha256 and only archives it).
+6. Plugins hear of it after the commit: ``claim_status_changed`` per change, ``remittance_posted`` per
+   835 transaction set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from claimbridge.claims.denials import load_code_lists
+from claimbridge.claims.lifecycle import StatusRecorder
+from claimbridge.claims.money import CENT
+from claimbridge.config import connector_settings
+from claimbridge.errors import ClaimbridgeError, FatalError
+from claimbridge.posting.acks import post_277ca, post_999, post_ta1
+from claimbridge.posting.remittance import RemittanceOutcome, post_835
+from claimbridge.store.models import InboundDelivery, InboundFile, QuarantinedRecord, utcnow
+from claimbridge.x12.reader import X12SyntaxError
+from claimbridge.x12.responses import (
+    Ack999,
+    Remittance835,
+    StatusReport,
+    TA1Ack,
+    balance_835,
+    iter_transactions,
+)
+from claimbridge.x12.validate import validate_x12
+
+__all__ = ["FetchSummary", "FileOutcome", "fetch_responses", "receive_file"]
+
+log = logging.getLogger(__name__)
+
+#: files up to this size keep their parsed transactions between checking and posting; larger ones are read
+#: twice (memory stays flat)
+KEEP_PARSED_BYTES = 16 * 1024 * 1024
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+_ZERO = Decimal(0)
+
+
+@dataclass
+class FileOutcome:
+    """What became of one inbound file: ``posted``, ``quarantined`` or ``duplicate``."""
+
+    name: str
+    sha256: str
+    status: str
+    file_id: int | None = None
+    kinds: list[str] = field(default_factory=list)
+    reason: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    money: dict[str, Decimal] = field(default_factory=dict)
+    hook_errors: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "sha256": self.sha256, "status": self.status, "file_id": self.file_id,
+                "kinds": self.kinds, "reason": self.reason, "counts": self.counts,
+                "money": {k: str(v.quantize(CENT)) for k, v in self.money.items()}, "hook_errors": self.hook_errors}
+
+
+@dataclass
+class FetchSummary:
+    files: list[FileOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def total(self, key: str) -> int:
+        return sum(f.counts.get(key, 0) for f in self.files)
+
+    def to_dict(self) -> dict:
+        by_status: dict[str, int] = {}
+        for outcome in self.files:
+            by_status[outcome.status] = by_status.get(outcome.status, 0) + 1
+        counts: dict[str, int] = {}
+        for outcome in self.files:
+            for key, value in outcome.counts.items():
+                counts[key] = counts.get(key, 0) + value
+        money: dict[str, Decimal] = {}
+        for outcome in self.files:
+            for key, value in outcome.money.items():
+                money[key] = money.get(key, _ZERO) + value
+        return {"files": len(self.files), "by_status": by_status, "counts": counts,
+                "money": {k: str(v.quantize(CENT)) for k, v in money.items()},
+                "details": [f.to_dict() for f in self.files], "errors": self.errors}
+
+
+def fetch_responses(runtime, *, clearinghouse_names: list[str] | None = None, progress=None) -> FetchSummary:
+    """Fetch every file waiting in each enabled clearinghouse's responses folder, receive it, and archive it
+    once it is recorded. A clearinghouse that fails is reported; the others go on."""
+    settings, plugins = runtime.settings, runtime.plugins
+    progress = progress or (lambda message: None)
+    summary = FetchSummary()
+    entries = [c for c in settings.clearinghouses if c.enabled
+               and (not clearinghouse_names or c.name in clearinghouse_names)]
+    if clearinghouse_names:
+        unknown = sorted(set(clearinghouse_names) - {c.name for c in settings.clearinghouses})
+        if unknown:
+            raise FatalError(f"no clearinghouse named {', '.join(unknown)} in {runtime.config_path}")
+    base = runtime.config_path.parent.resolve()
+    for entry in entries:
+        cls = plugins.clearinghouse_class(entry.type)
+        try:
+            with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as clearinghouse:
+                waiting = clearinghouse.list_inbound()
+                progress(f"{entry.name}: {len(waiting)} file(s) waiting")
+                for remote in sorted(waiting, key=lambda f: (f.modified is None, f.modified, f.name)):
+                    content = clearinghouse.fetch(remote.name)
+                    outcome = receive_file(runtime, entry.name, remote.name, content)
+                    summary.files.append(outcome)
+                    progress(f"{remote.name}: {outcome.status}"
+                             + (f" ({outcome.reason})" if outcome.reason else ""))
+                    clearinghouse.archive(remote.name)
+        except ClaimbridgeError as exc:
+            summary.errors.append(f"clearinghouse {entry.name}: {exc}")
+            log.error("fetching responses from %s failed: %s", entry.name, exc)
+    return summary
+
+
+def receive_file(runtime, clearinghouse: str, name: str, content: bytes) -> FileOutcome:
+    """Keep, check and post one inbound file (see the module docstring). Never raises for bad content: the
+    file is quarantined with the reason. Raises only when the store itself fails."""
+    store = runtime.store
+    sha = hashlib.sha256(content).hexdigest()
+    seen = _record_if_seen(store, clearinghouse, name, sha)
+    if seen is not None:
+        return seen
+    path = _keep(runtime.settings.workdir, name, sha, content)
+    check = _check(path, name)
+    if check.problem is not None:
+        return _quarantine(store, clearinghouse, name, sha, len(content), path, check)
+    try:
+        return _post(runtime, clearinghouse, name, sha, len(content), path, check)
+    except IntegrityError:
+        # another process recorded the same file (or the same payment) between our look and our commit
+        seen = _record_if_seen(store, clearinghouse, name, sha)
+        if seen is not None:
+            return seen
+        raise
+
+
+# -- steps ---------------------------------------------------------------------------------------------
+
+
+def _record_if_seen(store, clearinghouse: str, name: str, sha: str) -> FileOutcome | None:
+    with store.transaction() as session:
+        known = session.execute(select(InboundFile).where(InboundFile.sha256 == sha)).scalar_one_or_none()
+        if known is None:
+            return None
+        session.add(InboundDelivery(file_id=known.id, clearinghouse=clearinghouse, name=name[:255],
+                                    duplicate=True))
+        log.info("inbound file %s is a re-delivery of file %d (%s); nothing posted", name, known.id, known.name)
+        return FileOutcome(name, sha, "duplicate", known.id, (known.kinds or "").split(),
+                           f"already received as {known.name} (file {known.id}, {known.status})",
+                           {"duplicate_files": 1})
+
+
+def _keep(workdir: Path, name: str, sha: str, content: bytes) -> Path:
+    folder = Path(workdir) / "inbound" / sha[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{sha[:16]}-{_SAFE_NAME.sub('_', name)[-80:]}"
+    if not path.exists() or path.stat().st_size != len(content):
+        temp = path.with_name(path.name + ".part")
+        with open(temp, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    return path
+
+
+@dataclass
+class _Check:
+    kinds: list[str] = field(default_factory=list)
+    validation: list[dict] = field(default_factory=list)
+    problem: str | None = None
+    field: str | None = None
+    transactions: list | None = None
+
+
+def _check(path: Path, name: str) -> _Check:
+    check = _Check()
+    report = validate_x12(path, name=name)
+    check.validation = [{"severity": p.severity, "segment": p.segment_index, "segment_id": p.segment_id,
+                         "loop": p.loop_id, "element": p.element, "code": p.code,
+                         "message": p.redacted_message()} for p in report.problems]
+    keep = path.stat().st_size <= KEEP_PARSED_BYTES
+    kept: list = []
+    try:
+        for tx in iter_transactions(path, name=name):
+            if tx.type not in check.kinds:
+                check.kinds.append(tx.type)
+            if isinstance(tx, Remittance835):
+                discrepancies = balance_835(tx)
+                if discrepancies:
+                    shown = "; ".join(str(d) for d in discrepancies[:5])
+                    more = f" (and {len(discrepancies) - 5} more)" if len(discrepancies) > 5 else ""
+                    check.problem = (f"{name}: 835 transaction {tx.control_number} (trace "
+                                     f"{tx.payment.trace_number}) does not balance: {shown}{more}")
+                    check.field = f"segment {discrepancies[0].segment}"
+                    return check
+            if keep:
+                kept.append(tx)
+    except X12SyntaxError as exc:
+        check.problem = f"{name}: not readable X12: {exc.reason}"
+        check.field = f"segment {exc.segment}" if exc.segment else None
+        return check
+    if not check.kinds:
+        check.problem = f"{name}: no transaction set in the file"
+        return check
+    structural = [p for p in report.errors if p.element is None]
+    if structural:
+        first = structural[0]
+        more = f" (and {len(structural) - 1} more)" if len(structural) > 1 else ""
+        check.problem = f"{name}: pyx12 found the file structurally invalid: {first.describe(redact=True)}{more}"
+        check.field = f"segment {first.segment_index}" if first.segment_index else None
+        return check
+    check.transactions = kept if keep else None
+    return check
+
+
+def _quarantine(store, clearinghouse: str, name: str, sha: str, size: int, path: Path, check: _Check
+                ) -> FileOutcome:
+    with store.transaction() as session:
+        row = InboundFile(clearinghouse=clearinghouse, name=name[:255], sha256=sha, size=size,
+                          kinds=" ".join(check.kinds) or None, status="quarantined", stored_path=str(path),
+                          validation=json.dumps(check.validation), error=check.problem, processed_at=utcnow())
+        session.add(row)
+        session.flush()
+        session.add(InboundDelivery(file_id=row.id, clearinghouse=clearinghouse, name=name[:255]))
+        session.add(QuarantinedRecord(source=clearinghouse, stream="responses", record_key=name[:300],
+                                      field=check.field, reason=check.problem or "", payload=None))
+        file_id = row.id
+    log.warning("inbound file %s quarantined: %s", name, check.problem)
+    return FileOutcome(name, sha, "quarantined", file_id, check.kinds, check.problem, {"quarantined_files": 1})
+
+
+def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Path, check: _Check
+          ) -> FileOutcome:
+    plugins = runtime.plugins
+    codes_dir = runtime.config_path.parent / "codes"
+    codes = load_code_lists(codes_dir if codes_dir.is_dir() else None)
+    recorder = StatusRecorder()
+    counts: dict[str, int] = {}
+    remittances: list[RemittanceOutcome] = []
+    transactions = check.transactions if check.transactions is not None else iter_transactions(path, name=name)
+    with runtime.store.transaction() as session:
+        row = InboundFile(clearinghouse=clearinghouse, name=name[:255], sha256=sha, size=size,
+                          kinds=" ".join(check.kinds), status="posted", stored_path=str(path),
+                          validation=json.dumps(check.validation))
+        session.add(row)
+        session.flush()
+        session.add(InboundDelivery(file_id=row.id, clearinghouse=clearinghouse, name=name[:255]))
+        for tx in transactions:
+            if isinstance(tx, Remittance835):
+                outcome = post_835(session, row.id, tx, recorder, codes)
+                remittances.append(outcome)
+                done = outcome.counts
+            elif isinstance(tx, TA1Ack):
+                done = post_ta1(session, row.id, tx, recorder)
+            elif isinstance(tx, Ack999):
+                done = post_999(session, row.id, tx, recorder)
+            elif isinstance(tx, StatusReport):
+                done = post_277ca(session, row.id, tx, recorder)
+            else:
+                done = {"other_transactions": 1}
+            for key, value in done.items():
+                counts[key] = counts.get(key, 0) + value
+        money = _money(remittances)
+        row.summary = json.dumps({"counts": counts, "money": {k: str(v) for k, v in money.items()}})
+        row.processed_at = utcnow()
+        file_id = row.id
+    recorder.announce(plugins)
+    hook_errors = _announce_remittances(runtime, remittances)
+    log.info("inbound file %s (%s) posted: %s", name, " ".join(check.kinds),
+             ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v))
+    return FileOutcome(name, sha, "posted", file_id, check.kinds, None, counts, money, hook_errors)
+
+
+def _money(remittances: list[RemittanceOutcome]) -> dict[str, Decimal]:
+    posted = [r for r in remittances if not r.duplicate]
+    if not posted:
+        return {}
+    return {"billed": sum((r.billed for r in posted), _ZERO), "paid": sum((r.paid for r in posted), _ZERO),
+            "adjusted": sum((r.adjusted for r in posted), _ZERO),
+            "patient_responsibility": sum((r.patient_responsibility for r in posted), _ZERO)}
+
+
+def _announce_remittances(runtime, remittances: list[RemittanceOutcome]) -> list[str]:
+    """Tell plugins (``remittance_posted``); a failing plugin is logged and noted on the remittance, the
+    posting stands."""
+    from claimbridge.claims.results import PostedClaimResponse, RemittancePosted
+    from claimbridge.store.models import Remittance
+
+    errors: list[str] = []
+    hook = getattr(runtime.plugins.pm.hook, "remittance_posted", None)
+    if hook is None or not hook.get_hookimpls():
+        return errors
+    for outcome in remittances:
+        if outcome.duplicate or outcome.remittance_id is None or outcome.payment_reconciliation is None:
+            continue
+        event = RemittancePosted(
+            remittance_id=outcome.remittance_id, payer_key=outcome.payer_key, trace_number=outcome.trace_number,
+            payment_reconciliation=outcome.payment_reconciliation,
+            claim_responses=tuple(PostedClaimResponse(c.claim_id, c.pcn, c.source, c.encounter_key, c.outcome,
+                                                      c.resource) for c in outcome.claims),
+            settings=runtime.settings, config_dir=runtime.config_path.parent.resolve())
+        failures = runtime.plugins.notify("remittance_posted", remittance=event)
+        if failures:
+            text = "; ".join(str(f) for f in failures)
+            errors.append(f"remittance {outcome.trace_number}: {text}")
+            with runtime.store.transaction() as session:
+                remittance = session.get(Remittance, outcome.remittance_id)
+                remittance.hook_error = text
+    return errors
