@@ -10,13 +10,21 @@ from __future__ import annotations
 import os
 import re
 import typing
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from claimbridge.errors import ConfigError
 
@@ -136,6 +144,172 @@ class DatabaseSettings(Strict):
                      description="SQLAlchemy URL; a relative SQLite path is relative to the config file")
 
 
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+def _parse_duration(value: Any) -> Any:
+    """``90``, ``"90s"``, ``"15m"``, ``"1h30m"``, ``"1d"``; ISO 8601 (``PT15M``) and ``HH:MM:SS`` are left to
+    pydantic's timedelta."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().replace(" ", "")
+    if text.isdigit():
+        return timedelta(seconds=int(text))
+    match = _DURATION.match(text)
+    if text and match:
+        days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if text.upper().startswith("P") or ":" in text:
+        return text
+    raise ValueError(f"{value!r} is not a length of time; write e.g. 90s, 15m, 1h30m or 1d")
+
+
+def format_duration(value: timedelta) -> str:
+    """The short form the configuration accepts: ``15m``, ``1h30m``, ``45s``."""
+    seconds = int(value.total_seconds())
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            out += f"{seconds // size}{unit}"
+            seconds %= size
+    return out or "0s"
+
+
+#: a length of time: seconds as a number, or ``90s``, ``15m``, ``1h30m``, ``1d``
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+
+
+def check_cron(expression: str, timezone: str = "UTC") -> str:
+    """``expression`` if it is a five-field crontab expression APScheduler accepts, else ValueError."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expression, timezone=timezone)
+    except ValueError as exc:
+        raise ValueError(f"{expression!r} is not a cron expression ({exc}); write five fields: minute hour "
+                         "day-of-month month day-of-week, e.g. '0 */2 * * *' (every two hours)") from None
+    return expression
+
+
+class JobTiming(Strict):
+    """When a scheduled job runs: ``every`` (an interval) or ``cron`` (five fields), never both."""
+
+    enabled: bool = Field(True, description="false: this job is not scheduled")
+    every: Duration | None = Field(None, description="interval between runs (at least 1s)")
+    cron: str | None = Field(None, description="crontab expression, in schedule.timezone")
+
+    @field_validator("every")
+    @classmethod
+    def _positive_interval(cls, every: timedelta | None) -> timedelta | None:
+        if every is not None and every < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return every
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, cron: str | None) -> str | None:
+        return None if cron is None else check_cron(cron)
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> JobTiming:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either every or cron, not both")
+        return self
+
+    def describe(self) -> str:
+        if self.cron is not None:
+            return f"cron {self.cron}"
+        return f"every {format_duration(self.every)}" if self.every is not None else "inherited"
+
+
+def _timing_default(every: str | None = None, cron: str | None = None):
+    """A before-validator giving a job its default trigger when the file names neither ``every`` nor ``cron``
+    (so a file that sets ``cron`` does not also inherit the default ``every``)."""
+
+    def fill(data: Any) -> Any:
+        if isinstance(data, dict) and "every" not in data and "cron" not in data:
+            return {**data, **({"every": every} if every else {"cron": cron})}
+        return data
+
+    return fill
+
+
+class PullTiming(JobTiming):
+    """Pull each enabled source (sync, then build and scrub claims)."""
+
+    sources: dict[str, JobTiming] = Field(
+        default_factory=dict,
+        description="per source name: its own every/cron, or enabled: false (unset keys come from pull)")
+
+    _default = model_validator(mode="before")(_timing_default(every="15m"))
+
+    def for_source(self, name: str) -> JobTiming:
+        """The timing of one source's pull job: its override where it has one, else the pull timing."""
+        own = self.sources.get(name)
+        if own is None or (own.every is None and own.cron is None):
+            return JobTiming(enabled=self.enabled and (own.enabled if own else True), every=self.every,
+                             cron=self.cron)
+        return JobTiming(enabled=self.enabled and own.enabled, every=own.every, cron=own.cron)
+
+
+class SubmitTiming(JobTiming):
+    """Batch ready claims, write the 837s and send them to the first enabled clearinghouse."""
+
+    _default = model_validator(mode="before")(_timing_default(cron="0 */2 * * *"))
+
+
+class ResponsesTiming(JobTiming):
+    """Fetch acknowledgments and remittances from each enabled clearinghouse."""
+
+    _default = model_validator(mode="before")(_timing_default(every="30m"))
+
+
+class RetrySettings(Strict):
+    """Backoff after failures: n failed runs in a row wait min(max, base·2^(n-1)) after the last one."""
+
+    base: Duration = Field(timedelta(seconds=60), description="wait after the first failure")
+    max: Duration = Field(timedelta(hours=1), description="longest wait")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetrySettings:
+        if self.base < timedelta(seconds=1):
+            raise ValueError("base must be at least 1s")
+        if self.max < self.base:
+            raise ValueError("max must be at least base")
+        return self
+
+
+class ScheduleSettings(Strict):
+    """What ``claimbridge run`` does, and when (see docs/scheduling.md)."""
+
+    timezone: str = Field("UTC", description="IANA time zone the cron expressions are read in")
+    pull: PullTiming = Field(default_factory=PullTiming)
+    submit: SubmitTiming = Field(default_factory=SubmitTiming)
+    responses: ResponsesTiming = Field(default_factory=ResponsesTiming)
+    retry: RetrySettings = RetrySettings()
+    misfire_grace: Duration = Field(
+        timedelta(hours=1),
+        description="a run missed while no `claimbridge run` was up still happens, once, if at most this late")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not an IANA time zone (e.g. UTC, America/Chicago)") from None
+        return zone
+
+    @field_validator("misfire_grace")
+    @classmethod
+    def _grace(cls, grace: timedelta) -> timedelta:
+        if grace < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
+        return grace
+
+
 class Settings(Strict):
     """The whole configuration file."""
 
@@ -146,6 +320,7 @@ class Settings(Strict):
     sources: list[ConnectorEntry] = Field(default_factory=list)
     clearinghouses: list[ClearinghouseEntry] = Field(default_factory=list)
     workdir: Path = Field(Path("."), description="folder for outbound files; relative to the config file")
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     def source(self, name: str) -> ConnectorEntry:
         for entry in self.sources:
@@ -237,6 +412,8 @@ def load_config(path: str | os.PathLike, plugins: PluginHost | None = None,
         problems.extend(validation_problems(exc))
     if plugins is not None:
         problems.extend(_connector_problems(raw, plugins, path.parent.resolve()))
+    if settings is not None:
+        problems.extend(_schedule_problems(settings))
     if problems:
         raise ConfigError(problems, label)
     assert settings is not None
@@ -293,6 +470,13 @@ def _connector_problems(raw: dict, plugins: PluginHost, base: Path | None = None
             except ValidationError as exc:
                 problems.extend(validation_problems(exc, f"{key}[{i}].settings"))
     return problems
+
+
+def _schedule_problems(settings: Settings) -> list[str]:
+    """Per-source pull timings must name a configured source."""
+    known = [s.name for s in settings.sources]
+    return [f"schedule.pull.sources.{name}: no source named {name!r} (sources: {', '.join(known) or 'none'})"
+            for name in settings.schedule.pull.sources if name not in known]
 
 
 def _resolve_paths(settings: Settings, base: Path) -> Settings:

@@ -1,4 +1,5 @@
-"""One pass of the pipeline: pull every source → build claims → batch → 837P → validate → upload."""
+"""The pipeline's steps — :func:`pull` every source, :func:`build_claims`, :func:`submit` batches (837P →
+validate → upload) — and :func:`run_pipeline`, one pass of all three. The scheduler runs the steps as jobs."""
 
 from __future__ import annotations
 
@@ -121,51 +122,124 @@ class PipelineSummary:
 Progress = Callable[[str], None]
 
 
-def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
-                 progress: Progress | None = None) -> PipelineSummary:
-    """Run one pass. A source that fails is reported and the rest of the pass goes on with what is stored;
-    a clearinghouse that fails leaves its batches for the next pass."""
-    settings, store, plugins = runtime.settings, runtime.store, runtime.plugins
-    progress = progress or (lambda message: None)
-    summary = PipelineSummary()
+def _quiet(message: str) -> None:
+    pass
+
+
+@dataclass
+class PullResult:
+    """What :func:`pull` did: one outcome per source; a failed source's error is also in ``errors``."""
+
+    sources: list[SourceOutcome] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        totals = {attr: sum(getattr(s, attr) for s in self.sources)
+                  for attr in ("read", "new", "changed", "unchanged", "quarantined")}
+        return totals | {"sources_failed": sum(1 for s in self.sources if s.error)}
+
+
+@dataclass
+class BuildResult:
+    """What :func:`build_claims` did."""
+
+    intake: IntakeResult = field(default_factory=IntakeResult)
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {"claims_built": self.intake.built, "claims_rebuilt": self.intake.rebuilt,
+                "replacement_versions": self.intake.replacements, "claims_held": len(self.intake.held)}
+
+
+@dataclass
+class SubmissionResult:
+    """What :func:`submit` did, per clearinghouse; a clearinghouse that failed is in ``errors``."""
+
+    outbound: dict[str, OutboundResult] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        batches = [b for result in self.outbound.values() for b in result.batches]
+        sent = [b for b in batches if b.status == "submitted"]
+        return {"batches": len(batches),
+                "batches_failed": sum(1 for b in batches if b.status == "failed"),
+                "files_sent": sum(1 for b in sent if not b.already_present),
+                "claims_sent": sum(b.claims for b in sent),
+                "claims_held": sum(len(result.held) for result in self.outbound.values())}
+
+
+def pull(runtime: Runtime, source_names: list[str] | None = None, *,
+         progress: Progress | None = None) -> PullResult:
+    """Sync every enabled source (or those named). A source that fails is reported and the others go on.
+
+    Raises :class:`FatalError` when ``source_names`` names a source the configuration does not have.
+    """
+    settings = runtime.settings
+    progress = progress or _quiet
+    result = PullResult()
     entries = [s for s in settings.sources if s.enabled and (not source_names or s.name in source_names)]
     if source_names:
         unknown = sorted(set(source_names) - {s.name for s in settings.sources})
         if unknown:
             raise FatalError(f"no source named {', '.join(unknown)} in {runtime.config_path}")
-    runner = SyncRunner(store, progress=progress)
+    runner = SyncRunner(runtime.store, progress=progress)
     base = runtime.config_path.parent.resolve()
     for entry in entries:
-        cls = plugins.source_class(entry.type)
+        cls = runtime.plugins.source_class(entry.type)
         outcome = SourceOutcome(name=entry.name, status="failed")
         try:
             with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as source:
-                result: SyncResult = runner.run(source)
-            outcome.status = result.status
+                synced: SyncResult = runner.run(source)
+            outcome.status = synced.status
             for attr in ("read", "new", "changed", "unchanged", "quarantined"):
-                setattr(outcome, attr, result.total(attr))
+                setattr(outcome, attr, synced.total(attr))
         except ClaimbridgeError as exc:
             outcome.error = str(exc)
-            summary.errors.append(f"source {entry.name}: {exc}")
+            result.errors.append(f"source {entry.name}: {exc}")
             log.error("source %s failed: %s", entry.name, exc)
-        summary.sources.append(outcome)
+        result.sources.append(outcome)
+    return result
 
+
+def build_claims(runtime: Runtime, *, progress: Progress | None = None) -> BuildResult:
+    """Build and scrub a claim version for every stored encounter that has none or changed since."""
+    progress = progress or _quiet
     progress("building and scrubbing claims")
-    summary.intake = build_pending_claims(store, settings, plugins, reviewer=runtime.reviewer())
-    progress(f"claims: {summary.intake.built} built, {summary.intake.rebuilt} rebuilt, "
-             f"{len(summary.intake.held)} held")
+    intake = build_pending_claims(runtime.store, runtime.settings, runtime.plugins, reviewer=runtime.reviewer())
+    progress(f"claims: {intake.built} built, {intake.rebuilt} rebuilt, {len(intake.held)} held")
+    return BuildResult(intake=intake)
 
-    outbound = Outbound(store, settings, plugins)
+
+def submit(runtime: Runtime, *, progress: Progress | None = None) -> SubmissionResult:
+    """Batch, encode, validate and send every ready claim to the first enabled clearinghouse; finish what an
+    earlier run left. A clearinghouse that fails keeps its batches for the next run."""
+    settings = runtime.settings
+    progress = progress or _quiet
+    result = SubmissionResult()
+    outbound = Outbound(runtime.store, settings, runtime.plugins)
+    base = runtime.config_path.parent.resolve()
     for entry in [c for c in settings.clearinghouses if c.enabled][:1]:
-        cls = plugins.clearinghouse_class(entry.type)
+        cls = runtime.plugins.clearinghouse_class(entry.type)
         progress(f"sending to {entry.name}")
         try:
             with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as clearinghouse:
-                summary.outbound[entry.name] = outbound.run(entry, clearinghouse, settings.workdir / "outbound")
+                result.outbound[entry.name] = outbound.run(entry, clearinghouse, settings.workdir / "outbound")
         except ClaimbridgeError as exc:
-            summary.errors.append(f"clearinghouse {entry.name}: {exc}")
+            result.errors.append(f"clearinghouse {entry.name}: {exc}")
             log.error("clearinghouse %s failed: %s", entry.name, exc)
-    return summary
+    return result
+
+
+def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
+                 progress: Progress | None = None) -> PipelineSummary:
+    """Run one pass: :func:`pull`, :func:`build_claims`, :func:`submit`. A source that fails is reported and
+    the rest of the pass goes on with what is stored; a clearinghouse that fails leaves its batches for the
+    next pass."""
+    pulled = pull(runtime, source_names, progress=progress)
+    built = build_claims(runtime, progress=progress)
+    submitted = submit(runtime, progress=progress)
+    return PipelineSummary(sources=pulled.sources, intake=built.intake, outbound=submitted.outbound,
+                           errors=pulled.errors + built.errors + submitted.errors)
 
 
 def open_runtime(config_path: Path) -> Runtime:
