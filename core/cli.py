@@ -235,6 +235,33 @@ def claims_override(ctx: Context, pcn: str, rule: str, reason: str, actor: str) 
         click.echo(f"{pcn.upper()}: {rule} overridden; the claim is ready and leaves with the next sync")
 
 
+@claims.command("release")
+@click.argument("pcn")
+@click.option("--reason", required=True, help="why this replacement may go to the payer (kept in its history)")
+@click.option("--actor", envvar="USER", default="biller", show_default="$USER",
+              help="who decides (recorded in the audit log)")
+@pass_ctx
+def claims_release(ctx: Context, pcn: str, reason: str, actor: str) -> None:
+    """Release a held replacement (made when its encounter changed after submission): it is built again from
+    the encounter as stored, scrubbed, and leaves with the next sync when nothing blocks it."""
+    from claimbridge.claims.lifecycle import StatusRecorder
+    from claimbridge.claims.worklist import release_claim
+
+    recorder = StatusRecorder()
+    with ctx.runtime() as runtime:
+        with runtime.store.transaction() as session:
+            outcome, answered = release_claim(session, pcn, settings=runtime.settings, plugins=runtime.plugins,
+                                              reviewer=runtime.reviewer(), recorder=recorder, actor=actor,
+                                              reason=reason)
+            new, old = outcome.version, outcome.replaced
+            head = f"{new.pcn} (frequency {new.frequency}, replaces {old.pcn}, now {old.status})"
+            state = ("ready; it leaves with the next sync" if outcome.ready
+                     else f"still held: {outcome.review.hold_reason()}")
+        recorder.announce(runtime.plugins)
+    denials = f"; denials {', '.join(f'#{i}' for i in answered)} resolved as resubmitted" if answered else ""
+    click.echo(f"{head}: {state}{denials}")
+
+
 @main.group()
 def sandbox() -> None:
     """The local sandbox clearinghouse (an SFTP server on loopback)."""
@@ -285,11 +312,11 @@ def demo(workdir: Path, as_json: bool) -> None:
 def _attach_subcommands() -> None:
     from claimbridge.claims.scrub.cli import scrub
     from claimbridge.cli_responses import responses
-    from claimbridge.cli_schedule import jobs
+    from claimbridge.cli_schedule import jobs, run
     from claimbridge.cli_worklist import denials, remits
     from claimbridge.x12.cli import x12
 
-    for command in (x12, scrub, responses, remits, denials, jobs):
+    for command in (x12, scrub, responses, remits, denials, jobs, run):
         main.add_command(command)
 
 

@@ -33,17 +33,24 @@ S = ClaimStatus
 TRANSITIONS: dict[ClaimStatus, frozenset[ClaimStatus]] = {
     S.DRAFT: frozenset({S.HELD, S.READY}),
     S.HELD: frozenset({S.READY, S.HELD, S.VOIDED}),
+    # a released replacement whose encounter changes again goes back to held for review
     S.READY: frozenset({S.BATCHED, S.HELD, S.VOIDED}),
     # a batch whose file failed validation releases its claims back to held
     S.BATCHED: frozenset({S.SUBMITTED, S.HELD, S.READY}),
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED}),
     S.ACCEPTED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.REJECTED}),
-    S.PAID: frozenset({S.REVERSED}),
-    S.PARTIALLY_PAID: frozenset({S.REVERSED, S.PAID, S.BILLED_TO_PATIENT, S.WRITTEN_OFF}),
-    S.DENIED: frozenset({S.CORRECTED, S.WRITTEN_OFF, S.BILLED_TO_PATIENT}),
+    # a paid claim the EHR corrected afterwards is replaced (frequency 7) once a biller releases the replacement
+    S.PAID: frozenset({S.REVERSED, S.CORRECTED}),
+    # a partially paid claim with a denied line is corrected and resubmitted like a denied one
+    S.PARTIALLY_PAID: frozenset({S.REVERSED, S.PAID, S.BILLED_TO_PATIENT, S.WRITTEN_OFF, S.CORRECTED}),
+    # an appealed denial comes back paid on a later 835, or reversed (CLP02 22) and paid again
+    S.DENIED: frozenset({S.CORRECTED, S.WRITTEN_OFF, S.BILLED_TO_PATIENT, S.PAID, S.PARTIALLY_PAID,
+                         S.REVERSED}),
     S.REJECTED: frozenset({S.CORRECTED, S.WRITTEN_OFF, S.BILLED_TO_PATIENT}),
-    S.REVERSED: frozenset({S.CORRECTED, S.WRITTEN_OFF}),
-    S.CORRECTED: frozenset(),
+    # a payer that reprocesses a claim reverses the first adjudication (CLP02 22) and adjudicates it again
+    S.REVERSED: frozenset({S.CORRECTED, S.WRITTEN_OFF, S.PAID, S.PARTIALLY_PAID, S.DENIED}),
+    # a payer that processes a replacement takes back what it paid on the version it replaces
+    S.CORRECTED: frozenset({S.REVERSED}),
     S.WRITTEN_OFF: frozenset(),
     S.BILLED_TO_PATIENT: frozenset(),
     S.VOIDED: frozenset(),
