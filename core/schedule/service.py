@@ -1,0 +1,182 @@
+"""``claimbridge run``: APScheduler 3 with its jobs stored in the project's database.
+
+The jobs live in the ``apscheduler_jobs`` table (APScheduler's :class:`SQLAlchemyJobStore`), so their next run
+times survive a restart: a run missed while no process was up happens once (``coalesce``) when one starts, if
+it is at most ``schedule.misfire_grace`` late. Several processes may share the table; each run takes the job's
+lock first (:class:`~claimbridge.schedule.runner.JobRunner`), so a turn that two processes both see due is
+done by one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import column, inspect, select, table
+
+from claimbridge.pipeline import Runtime
+from claimbridge.schedule.jobs import KIND_ORDER, job_specs
+from claimbridge.schedule.locks import cluster_lock
+from claimbridge.schedule.runner import JobRunner, RunOutcome
+from claimbridge.store.models import utcnow
+
+log = logging.getLogger(__name__)
+
+JOBS_TABLE = "apscheduler_jobs"
+#: what APScheduler stores for every job: a reference it can import in any process, plus the job's name
+JOB_FUNCTION = "claimbridge.schedule.service:run_scheduled_job"
+SETUP_LOCK = "scheduler-setup"
+
+# APScheduler stores the callable by reference, so it cannot carry the runtime; the one scheduler a process
+# runs registers itself here while it is started.
+_active: JobScheduler | None = None
+
+
+def run_scheduled_job(name: str) -> None:
+    """Called by APScheduler for the job ``name``."""
+    scheduler = _active
+    if scheduler is None:
+        raise RuntimeError(f"job {name} fired with no claimbridge scheduler running in this process")
+    scheduler.run_job(name)
+
+
+class JobScheduler:
+    """The jobs of one configuration on a background APScheduler; ``on_run`` hears about every run."""
+
+    def __init__(self, runtime: Runtime, *, on_run: Callable[[RunOutcome], None] | None = None):
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.runtime = runtime
+        self.runner = JobRunner(runtime)
+        self.specs = {spec.name: spec for spec in job_specs(runtime.settings)}
+        self.on_run = on_run or (lambda outcome: None)
+        self.misfire_grace = int(runtime.settings.schedule.misfire_grace.total_seconds())
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": SQLAlchemyJobStore(engine=runtime.store.engine, tablename=JOBS_TABLE)},
+            executors={"default": ThreadPoolExecutor(max_workers=max(2, len(self.specs)))},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": self.misfire_grace},
+            timezone=UTC)
+
+    def start(self) -> None:
+        """Bring the stored jobs in line with the configuration and start running them."""
+        global _active
+        if _active is not None:
+            raise RuntimeError("a claimbridge scheduler is already running in this process")
+        _active = self
+        # two processes starting together must not both create the table or both add the jobs
+        with cluster_lock(self.runtime.store, self.runner.lock_folder, SETUP_LOCK, wait=True):
+            self.scheduler.start(paused=True)
+            self._store_jobs()
+        self.scheduler.resume()
+
+    def stop(self) -> None:
+        """Stop starting jobs and wait for the running ones to finish."""
+        global _active
+        try:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
+        finally:
+            _active = None
+
+    def serve(self, stop: threading.Event, seconds: float | None = None) -> None:
+        """Run until ``stop`` is set (a signal) or ``seconds`` have passed, then stop gracefully."""
+        self.start()
+        try:
+            stop.wait(seconds)
+        finally:
+            self.stop()
+
+    def run_job(self, name: str) -> None:
+        spec = self.specs.get(name)
+        if spec is None:  # a job another process's configuration added; this process's does not know it
+            log.warning("job %s is not in this process's configuration; left to the process that has it", name)
+            return
+        outcome = self.runner.run(spec)
+        if outcome.retry_at is not None:
+            self._retry_at(name, outcome.retry_at)
+        self.on_run(outcome)
+
+    def _retry_at(self, name: str, when: datetime) -> None:
+        """Bring a failed job's next run forward to the end of its backoff when that comes first."""
+        job = self.scheduler.get_job(name)
+        if job is not None and job.next_run_time is not None and when < job.next_run_time:
+            job.modify(next_run_time=max(when, utcnow()))
+
+    def _store_jobs(self) -> None:
+        timezone = self.runtime.settings.schedule.timezone
+        for job in self.scheduler.get_jobs():
+            if job.id not in self.specs:
+                log.info("removing job %s: no longer in the configuration", job.id)
+                job.remove()
+        for spec in self.specs.values():
+            trigger = spec.trigger(timezone)
+            existing = self.scheduler.get_job(spec.name)
+            options = {"func": JOB_FUNCTION, "args": (spec.name,), "name": spec.name}
+            if existing is None:
+                # an interval job runs at once the first time; a cron job waits for its time
+                first = {"next_run_time": utcnow()} if spec.timing.every is not None else {}
+                self.scheduler.add_job(id=spec.name, trigger=trigger, **options, **first)
+                continue
+            if _trigger_key(existing.trigger) != _trigger_key(trigger):
+                log.info("job %s: schedule changed to %s", spec.name, spec.describe(timezone))
+                self.scheduler.reschedule_job(spec.name, trigger=trigger)
+            # keeps the stored next run time; picks up changed defaults (misfire grace)
+            self.scheduler.modify_job(spec.name, **options, coalesce=True, max_instances=1,
+                                      misfire_grace_time=self.misfire_grace)
+
+
+def _trigger_key(trigger) -> tuple[str, str, str]:
+    return type(trigger).__name__, str(trigger), str(getattr(trigger, "timezone", ""))
+
+
+def run_once(runtime: Runtime, *, on_run: Callable[[RunOutcome], None] | None = None) -> list[RunOutcome]:
+    """Every job once, now, in the order pull → submit → responses. Locks are taken as always (a job another
+    process is running is reported ``busy``); backoff is not applied, since a person asked for the run."""
+    runner = JobRunner(runtime)
+    specs = sorted(job_specs(runtime.settings), key=lambda spec: KIND_ORDER.index(spec.kind))
+    outcomes = []
+    for spec in specs:
+        outcome = runner.run(spec, honour_backoff=False)
+        outcomes.append(outcome)
+        if on_run:
+            on_run(outcome)
+    return outcomes
+
+
+def next_run_times(runtime: Runtime) -> dict[str, datetime | None]:
+    """Each stored job's next run time, read from the job table without unpickling anything (empty when no
+    ``claimbridge run`` has started yet)."""
+    engine = runtime.store.engine
+    if not inspect(engine).has_table(JOBS_TABLE):
+        return {}
+    jobs = table(JOBS_TABLE, column("id"), column("next_run_time"))
+    with engine.connect() as connection:
+        rows = connection.execute(select(jobs.c.id, jobs.c.next_run_time)).all()
+    return {job_id: datetime.fromtimestamp(ts, UTC) if ts is not None else None for job_id, ts in rows}
+
+
+def describe_jobs(runtime: Runtime) -> list[dict]:
+    """Each configured job: its trigger, next run, latest run and any backoff (``claimbridge jobs list``)."""
+    from claimbridge.schedule import runs
+
+    timezone = runtime.settings.schedule.timezone
+    next_runs = next_run_times(runtime)
+    last = runs.last_runs(runtime.store)
+    rows = []
+    for spec in job_specs(runtime.settings):
+        with runtime.store.transaction() as session:
+            backoff = runs.backoff_for(session, spec.name, runtime.settings.schedule.retry)
+        next_run = next_runs.get(spec.name)
+        rows.append({
+            "job": spec.name,
+            "trigger": spec.describe(timezone),
+            "next_run": next_run.isoformat() if next_run else None,
+            "last_run": last[spec.name].to_dict() if spec.name in last else None,
+            "backoff_until": backoff.until.isoformat() if backoff and backoff.until > utcnow() else None,
+        })
+    return rows
