@@ -11,13 +11,8 @@ from sqlalchemy import func, select
 
 
 def _runtime():
-    return click.get_current_context().find_object(_context_class()).runtime()
-
-
-def _context_class():
-    from claimbridge.cli import Context
-
-    return Context
+    """The runtime of the ``claimbridge`` command this subcommand runs under (its root context object)."""
+    return click.get_current_context().find_root().obj.runtime()
 
 
 @click.group()
