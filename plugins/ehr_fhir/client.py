@@ -13,11 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
 from claimbridge import AuthError, ConfigError, SourceError, TransientSourceError, __version__
+from claimbridge.claims.money import claim_to_json
 
 from .auth import SmartBackendTokens, TokenAuth, bearer_auth
 from .settings import BearerAuth, FhirSourceSettings, SmartBackendAuth
@@ -27,7 +28,15 @@ log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
 #: query parameters: a mapping, or (name, value) pairs when a name repeats (``_lastUpdated=gt…&_lastUpdated=le…``)
 Params = Mapping[str, Any] | Sequence[tuple[str, str]] | None
-RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600))
+RETRY_STATUSES = frozenset({408, 429}) | frozenset(range(500, 600)) - {501}
+#: answers to a conditional update from a server that does not do them
+CONDITIONAL_UNSUPPORTED = (405, 501)
+_SEARCH_SPECIALS = str.maketrans({"\\": "\\\\", "|": "\\|", ",": "\\,", "$": "\\$"})
+
+
+def search_escape(value: str) -> str:
+    """``value`` with FHIR search's special characters (``\\ | , $``) escaped, for a token parameter."""
+    return value.translate(_SEARCH_SPECIALS)
 
 
 def redact(url: str, params: Params = None) -> str:
@@ -71,6 +80,8 @@ class FhirClient:
                               source=f"source {source}")
         # passed with each request: a session-level verify loses to REQUESTS_CA_BUNDLE in the environment
         self._verify: bool | str = str(settings.ca_bundle) if settings.ca_bundle else settings.verify_tls
+        #: False once the server answered a conditional update with 405/501 (see :meth:`upsert`)
+        self.conditional_update = True
         self.tokens: SmartBackendTokens | None = None
         self.auth: TokenAuth | None = None
         if isinstance(settings.auth, BearerAuth):
@@ -114,12 +125,47 @@ class FhirClient:
         return bundle
 
     def put(self, resource: dict[str, Any]) -> dict[str, Any]:
+        """PUT ``resource`` to ``Type/id``; what the server stored (see :meth:`_stored`)."""
         url = self.url(f"{resource['resourceType']}/{resource['id']}")
-        response = self._request("PUT", url, json_body=resource)
-        if response.status_code >= 400:
-            raise SourceError(f"source {self.source}: PUT {redact(url)} answered HTTP {response.status_code}"
-                              f"{_outcome_text(response)}")
-        return self._json(response, url, None)
+        return self._stored(self._request("PUT", url, json_body=resource), "PUT", url, None, resource)
+
+    def post(self, resource: dict[str, Any], *, if_none_exist: str | None = None) -> dict[str, Any]:
+        """POST (create) ``resource``; with ``if_none_exist`` (a search query such as ``identifier=s|v``) the
+        server creates it only when nothing matches (conditional create)."""
+        url = self.url(resource["resourceType"])
+        headers = {"If-None-Exist": if_none_exist} if if_none_exist else None
+        return self._stored(self._request("POST", url, json_body=resource, headers=headers), "POST", url, None,
+                            resource)
+
+    def upsert(self, resource: dict[str, Any], *, system: str, value: str) -> dict[str, Any]:
+        """Create or update the one resource of ``resource``'s type whose identifier is ``system|value``.
+
+        A conditional update (``PUT Type?identifier=system|value``); a server that answers 405/501 to that is
+        asked by search instead, then ``PUT Type/id`` (one match) or a conditional create (none), for the rest
+        of this client's life. More than one match is a SourceError: the duplicates must go first.
+        Returns what the server stored (with its ``id``).
+        """
+        resource_type = resource["resourceType"]
+        params = [("identifier", f"{search_escape(system)}|{search_escape(value)}")]
+        url = self.url(resource_type)
+        if self.conditional_update:
+            body = {k: v for k, v in resource.items() if k != "id"}
+            response = self._request("PUT", url, params=params, json_body=body)
+            if response.status_code not in CONDITIONAL_UNSUPPORTED:
+                return self._stored(response, "PUT", url, params, resource)
+            log.info("source %s: no conditional update (HTTP %d for PUT %s); searching first from now on",
+                     self.source, response.status_code, redact(url, params))
+            self.conditional_update = False
+        bundle = self.search(resource_type, params)
+        matches = [e.get("resource") for e in bundle.get("entry") or []
+                   if isinstance(e, dict) and isinstance(e.get("resource"), dict)
+                   and e["resource"].get("resourceType") == resource_type]
+        if len(matches) > 1:
+            raise SourceError(f"source {self.source}: {len(matches)} {resource_type} resources carry the identifier "
+                              f"{system}|…; delete all but one on the server so write-back can update it")
+        if matches:
+            return self.put({**resource, "id": matches[0]["id"]})
+        return self.post(resource, if_none_exist=urlencode(params))
 
     def check(self) -> None:
         """Read the CapabilityStatement: reachability, credentials and FHIR-ness in one request."""
@@ -142,12 +188,33 @@ class FhirClient:
             raise SourceError(f"{where} answered something that is not JSON "
                               f"({content_type or 'no Content-Type'}); check base_url") from None
 
-    def _request(self, method: str, url: str, *, params: Params = None,
-                 json_body: Any = None) -> requests.Response:
+    def _stored(self, response: requests.Response, method: str, url: str, params: Params,
+                sent: dict[str, Any]) -> dict[str, Any]:
+        """The resource a write answered; a server that answers no body gets ``sent`` with the id and version
+        from its ``Location`` header. An error status is a SourceError with the server's OperationOutcome."""
+        if response.status_code >= 400:
+            raise SourceError(f"source {self.source}: {method} {redact(url, params)} answered HTTP "
+                              f"{response.status_code}{_outcome_text(response)}")
+        if response.content.strip():
+            body = self._json(response, url, params)
+            if isinstance(body, dict) and body.get("resourceType") == sent["resourceType"]:
+                return body
+        location = urlsplit(response.headers.get("Location") or response.headers.get("Content-Location") or "")
+        parts = location.path.split("/")
+        if sent["resourceType"] in parts[:-1]:
+            index = parts.index(sent["resourceType"])
+            return {**sent, "id": parts[index + 1]}
+        raise SourceError(f"source {self.source}: {method} {redact(url, params)} answered HTTP "
+                          f"{response.status_code} without the stored {sent['resourceType']} or its Location")
+
+    def _request(self, method: str, url: str, *, params: Params = None, json_body: Any = None,
+                 headers: dict[str, str] | None = None) -> requests.Response:
         refreshed = False
+        if json_body is not None:
+            headers = {**(headers or {}), "Content-Type": FHIR_JSON}
+        # claim_to_json: the results hold Decimals, written with exactly their digits
+        data = claim_to_json(json_body).encode("utf-8") if json_body is not None else None
         while True:
-            headers = {"Content-Type": FHIR_JSON} if json_body is not None else None
-            data = json.dumps(json_body) if json_body is not None else None
             response = self._send(method, url, params=params, data=data, headers=headers, auth=self.auth)
             if response.status_code == 401 and self.auth and self.auth.refreshable and not refreshed:
                 refreshed = True

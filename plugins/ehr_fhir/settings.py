@@ -81,6 +81,13 @@ class FhirSourceSettings(CodeMapSettings):
                                description="longest single wait; a Retry-After beyond it fails the run")
     verify_tls: bool = Field(True, description="verify the server's TLS certificate")
     ca_bundle: Path | None = Field(None, description="PEM bundle of CAs to trust instead of the system ones")
+    write_back: bool = Field(
+        False,
+        description="write each posted 835's results back to this server: a ClaimResponse per claim from this "
+                    "source and the PaymentReconciliation (conditional update by identifier, so never twice); "
+                    "needs write access to ClaimResponse and PaymentReconciliation (SMART: add "
+                    "system/ClaimResponse.write system/PaymentReconciliation.write to scope). "
+                    "See docs/fhir-results.md")
 
     @field_validator("base_url")
     @classmethod
