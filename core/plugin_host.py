@@ -46,6 +46,8 @@ class HookFailure(NamedTuple):
         """``plugin: ErrorType: message`` (plugin errors must not carry PHI: claimbridge's never do)."""
         return f"{self.plugin}: {type(self.error).__name__}: {self.error}"
 
+    __str__ = describe
+
 
 @dataclass
 class PluginInfo:

@@ -322,7 +322,7 @@ def test_remittance_posted_failures_are_returned_to_the_caller_and_the_others_st
     assert seen == [[PCN]]
     [failure] = failures
     assert isinstance(failure, HookFailure) and failure.plugin == host.pm.get_name(broken)
-    assert failure.describe().endswith("RuntimeError: server said no")
+    assert failure.describe().endswith("RuntimeError: server said no") and str(failure) == failure.describe()
     assert host.notify("claim_status_changed", event=None) == []  # no implementation, nothing failed
 
 
