@@ -11,15 +11,25 @@ from __future__ import annotations
 import json
 import socket
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from claimbridge.inbound import fetch_responses
 from claimbridge.pipeline import PipelineSummary, Runtime, run_pipeline
+from claimbridge.posting.report import revenue_summary
 
 SFTP_USER = "claimbridge"
+
+
+def _demo_payer():
+    from claimbridge.plugins.clearinghouse_sftp.responder_835 import AdjudicationModel
+
+    # a payer that denies about one claim in seven, reprocesses one in ten, and pays a little interest
+    return AdjudicationModel(denial_rate=Decimal("0.15"), reversal_rate=Decimal("0.10"), interest=Decimal("0.85"))
 
 
 def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
@@ -32,9 +42,11 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
     previous = _previous_ports(config_path)
     resources = demo_data(workdir)
     key_path = client_key(workdir / "keys")
+    demo_payer = _demo_payer()
     fhir = FhirSandbox(resources, port=_free_or_zero(previous.get("fhir")))
     sftp = SandboxClearinghouse(workdir / "clearinghouse", port=_free_or_zero(previous.get("sftp")),
-                                username=SFTP_USER, authorized_key_paths=[key_path.with_suffix(".pub")])
+                                username=SFTP_USER, authorized_key_paths=[key_path.with_suffix(".pub")],
+                                adjudication=demo_payer)
     fhir.start()
     try:
         sftp.start()
@@ -44,18 +56,24 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
             config_path.write_text(demo_config(fhir.base_url, sftp.port, key_path, known_hosts),
                                    encoding="utf-8")
             write_payer_profiles(workdir / "payers")
-            runtime = Runtime.open(config_path)
-            try:
+            with Runtime.open(config_path) as runtime:
                 summary = run_pipeline(runtime, progress=progress)
-            finally:
-                runtime.close()
+                # the sandbox answered each 837 as it arrived (TA1/999/277CA, and its payers' 835s)
+                (progress or (lambda message: None))("fetching acknowledgments and remittances")
+                fetched = fetch_responses(runtime, progress=progress)
+                revenue = revenue_summary(runtime.store)
             inbound = workdir / "clearinghouse" / "inbound"
             received = sorted(str(p) for p in inbound.glob("*.837")) if inbound.exists() else []
         finally:
             sftp.stop()
     finally:
         fhir.stop()
+    responses = fetched.to_dict()
+    responses.pop("details")
+    summary.errors.extend(fetched.errors)
     extra = {
+        "responses": responses,
+        "revenue": revenue,
         "workdir": str(workdir),
         "config": str(config_path),
         "received_files": received,
@@ -64,6 +82,9 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
             f"The demo's configuration is {config_path}; try:",
             f"  claimbridge --config {config_path} claims list",
             f"  claimbridge --config {config_path} claims show <PCN>",
+            f"  claimbridge --config {config_path} remits list",
+            f"  claimbridge --config {config_path} denials list",
+            f"  claimbridge --config {config_path} responses list",
             f"  claimbridge x12 validate {workdir / 'outbound'}/*.837",
         ],
     }

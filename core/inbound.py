@@ -133,13 +133,20 @@ def fetch_responses(runtime, *, clearinghouse_names: list[str] | None = None, pr
             with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as clearinghouse:
                 waiting = clearinghouse.list_inbound()
                 progress(f"{entry.name}: {len(waiting)} file(s) waiting")
-                for remote in sorted(waiting, key=lambda f: (f.modified is None, f.modified, f.name)):
+                kept = []
+                for remote in waiting:
                     content = clearinghouse.fetch(remote.name)
-                    outcome = receive_file(runtime, entry.name, remote.name, content)
+                    sha = hashlib.sha256(content).hexdigest()
+                    path = _keep(runtime.settings.workdir, remote.name, sha, content)
+                    kept.append((_envelope_order(content, remote.name), remote.name, sha, path, len(content)))
+                    del content
+                # post in the order the far side made them (ISA date, time, control number): a payer's
+                # reversal must not be posted before the payment it reverses
+                for _, name, sha, path, size in sorted(kept):
+                    outcome = _receive(runtime, entry.name, name, sha, path, size)
                     summary.files.append(outcome)
-                    progress(f"{remote.name}: {outcome.status}"
-                             + (f" ({outcome.reason})" if outcome.reason else ""))
-                    clearinghouse.archive(remote.name)
+                    progress(f"{name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
+                    clearinghouse.archive(name)
         except ClaimbridgeError as exc:
             summary.errors.append(f"clearinghouse {entry.name}: {exc}")
             log.error("fetching responses from %s failed: %s", entry.name, exc)
@@ -149,23 +156,44 @@ def fetch_responses(runtime, *, clearinghouse_names: list[str] | None = None, pr
 def receive_file(runtime, clearinghouse: str, name: str, content: bytes) -> FileOutcome:
     """Keep, check and post one inbound file (see the module docstring). Never raises for bad content: the
     file is quarantined with the reason. Raises only when the store itself fails."""
-    store = runtime.store
     sha = hashlib.sha256(content).hexdigest()
+    seen = _record_if_seen(runtime.store, clearinghouse, name, sha)
+    if seen is not None:
+        return seen
+    return _receive(runtime, clearinghouse, name, sha, _keep(runtime.settings.workdir, name, sha, content),
+                    len(content))
+
+
+def _receive(runtime, clearinghouse: str, name: str, sha: str, path: Path, size: int) -> FileOutcome:
+    store = runtime.store
     seen = _record_if_seen(store, clearinghouse, name, sha)
     if seen is not None:
         return seen
-    path = _keep(runtime.settings.workdir, name, sha, content)
     check = _check(path, name)
     if check.problem is not None:
-        return _quarantine(store, clearinghouse, name, sha, len(content), path, check)
+        return _quarantine(store, clearinghouse, name, sha, size, path, check)
     try:
-        return _post(runtime, clearinghouse, name, sha, len(content), path, check)
+        return _post(runtime, clearinghouse, name, sha, size, path, check)
     except IntegrityError:
         # another process recorded the same file (or the same payment) between our look and our commit
         seen = _record_if_seen(store, clearinghouse, name, sha)
         if seen is not None:
             return seen
         raise
+
+
+def _envelope_order(content: bytes, name: str) -> tuple:
+    """ISA09 date, ISA10 time and ISA13 of the first interchange (files that are not X12 sort first, by
+    name, so they are quarantined without waiting for the rest)."""
+    head = content[:512].lstrip(b"\xef\xbb\xbf \r\n\t")
+    if len(head) < 106 or not head.startswith(b"ISA"):
+        return ("", "", "", name)
+    separator = head[3:4]
+    parts = head[:106].split(separator)
+    if len(parts) < 14:
+        return ("", "", "", name)
+    date, time, control = (p.decode("ascii", "replace").strip() for p in (parts[9], parts[10], parts[13]))
+    return (date, time, control.rjust(9, "0"), name)
 
 
 # -- steps ---------------------------------------------------------------------------------------------
@@ -237,7 +265,7 @@ def _check(path: Path, name: str) -> _Check:
     if not check.kinds:
         check.problem = f"{name}: no transaction set in the file"
         return check
-    structural = [p for p in report.errors if p.element is None]
+    structural = [p for p in report.errors if _structural(p)]
     if structural:
         first = structural[0]
         more = f" (and {len(structural) - 1} more)" if len(structural) > 1 else ""
@@ -246,6 +274,21 @@ def _check(path: Path, name: str) -> _Check:
         return check
     check.transactions = kept if keep else None
     return check
+
+
+#: pyx12 findings that make a file structurally unusable: envelope and control errors, segments that are
+#: unknown or out of place (1, 2), mandatory segments or loops missing (3), loops repeated past their
+#: maximum (4), and files pyx12 could not read at all. Element values, a segment repeated once too often
+#: (5, e.g. a second CTX in a 999 that pyx12's map allows once), HL/LX numbering quirks and the like are
+#: stored as findings and shown, but the file is posted.
+STRUCTURAL_CODES = frozenset({"1", "2", "3", "4", "syntax", "no-isa", "pyx12", "pyx12-failure", "no-map"})
+_ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
+
+
+def _structural(problem) -> bool:
+    if problem.element is not None:
+        return False
+    return problem.code in STRUCTURAL_CODES or problem.segment_id in _ENVELOPE
 
 
 def _quarantine(store, clearinghouse: str, name: str, sha: str, size: int, path: Path, check: _Check

@@ -31,6 +31,31 @@ def print_summary(data: dict, *, as_json: bool) -> None:
     click.echo(f"files sent:        {data['files_sent']} ({data['claims_sent']} claims)")
     for path in data.get("received_files", []):
         click.echo(f"  received by the sandbox: {path}")
+    responses = data.get("responses")
+    if responses is not None:
+        by_status = ", ".join(f"{n} {status}" for status, n in sorted(responses["by_status"].items()))
+        click.echo(f"responses fetched: {responses['files']}" + (f" ({by_status})" if by_status else ""))
+        counts = responses["counts"]
+        if responses["files"]:
+            click.echo(f"  acknowledgments {counts.get('acknowledgments', 0)}, claims accepted "
+                       f"{counts.get('claims_accepted', 0)}, rejected {counts.get('claims_rejected', 0)}; "
+                       f"remittances {counts.get('remittances', 0)} covering {counts.get('claims', 0)} claim "
+                       f"payments")
+    revenue = data.get("revenue")
+    if revenue is not None and revenue["remittances"]:
+        outcomes = ", ".join(f"{n} {o.replace('_', ' ')}" for o, n in sorted(revenue["outcomes"].items()))
+        click.echo(f"money (all remittances, {revenue['claims_adjudicated']} claims: {outcomes}):")
+        for label, key in (("billed", "billed"), ("paid", "paid"), ("adjusted", "adjusted"),
+                           ("patient responsibility", "patient_responsibility"),
+                           ("provider adjustments", "provider_adjustments"), ("received", "received")):
+            click.echo(f"  {label + ':':<24}{revenue[key]:>12}")
+        if revenue["unmatched_claim_payments"]:
+            click.echo(f"  unmatched claim payments: {revenue['unmatched_claim_payments']} (claimbridge remits "
+                       f"unmatched)")
+        if revenue["open_denials"]:
+            click.echo("denials to work (by category):")
+            for row in revenue["open_denials"]:
+                click.echo(f"  {row['category']:<24}{row['count']:>4}  {row['amount']:>10}")
     for error in data["errors"]:
         click.echo(f"error: {error}", err=True)
     for hint in data.get("next_steps", []):

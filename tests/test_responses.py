@@ -102,6 +102,18 @@ def test_the_whole_loop_posts_every_answer_to_the_cent_once(loop):
             assert lines and all(line.matched_by == "control_number" for line in lines)
             batch = session.execute(select(Batch)).scalars().first()
             assert batch.ack_status == "accepted"
+            # the results as FHIR R4: one ClaimResponse per claim payment, one PaymentReconciliation per payment
+            from fhir.resources.R4B.claimresponse import ClaimResponse
+            from fhir.resources.R4B.paymentreconciliation import PaymentReconciliation
+
+            for row in session.execute(select(RemittanceClaim)).scalars():
+                response = ClaimResponse.model_validate_json(row.fhir)
+                assert [i.itemSequence for i in response.item or []] == sorted(
+                    line.sequence for line in session.execute(select(RemittanceLine).where(
+                        RemittanceLine.remittance_claim_id == row.id)).scalars())
+            for remittance in posted:
+                reconciliation = PaymentReconciliation.model_validate_json(remittance.fhir)
+                assert Decimal(str(reconciliation.paymentAmount.value)) == remittance.amount
             assert session.execute(select(func.count()).select_from(Acknowledgment)
                                    .where(Acknowledgment.kind == "277CA")).scalar_one() == statuses.total()
         again = fetch_responses(runtime)

@@ -275,7 +275,8 @@ class _Posting:
             links.append((index, reverses))
         if self.claim_response is not None:
             resource = self.claim_response(cp, self.remittance, outcome=judged if known else "unmatched",
-                                           claim=known.fhir if known else None, line_sequences=sequences,
+                                           claim=known.fhir if known else None,
+                                           line_sequences=[s[0] if s else None for s in sequences],
                                            identifier=identifier)
             row["fhir"] = claim_to_json(resource)
             out.claims.append(PostedClaim(known.claim.id if known else None, cp.patient_control_number,
