@@ -75,10 +75,10 @@ def denials_list(obj, status: str, category: str | None, action: str | None, pay
 @click.pass_obj
 def denials_show(obj, denial_id: int, as_json: bool) -> None:
     """One denial: claim, payer, amounts, codes with their texts, what to do, and the claim's history."""
-    from claimbridge.claims.worklist import show_denial
+    from claimbridge.claims.worklist import code_lists_for, show_denial
 
     with obj.runtime() as runtime:
-        d = show_denial(runtime.store, denial_id)
+        d = show_denial(runtime.store, denial_id, codes=code_lists_for(runtime.config_path))
     if as_json:
         _echo_json(d)
         return
@@ -232,7 +232,7 @@ def remits_show(obj, remittance_id: int, as_json: bool) -> None:
     if r["claims"]:
         echo("")
         _table(["ID", "PCN", "OUTCOME", "CHARGE", "PAID", "PATIENT", "ALLOWED", "PAYER CLAIM #"],
-               [[f"#{c['id']}", c["pcn"], c["outcome"] + ("" if c["match"] == "matched" else f" ({c['match']})"),
+               [[f"#{c['id']}", c["pcn"], _outcome(c),
                  _money(c["charge"]), _money(c["paid"]), _money(c["patient_responsibility"]),
                  _money(c["allowed"]), c["payer_claim_number"] or "—"] for c in r["claims"]], right={3, 4, 5, 6})
         for c in r["claims"]:
@@ -302,6 +302,13 @@ def _money(amount: Decimal | None) -> str:
 
 def _day(value: date | None) -> str:
     return value.isoformat() if value else "—"
+
+
+def _outcome(remitted: dict) -> str:
+    """``paid``, ``unmatched``, or ``unmatched (resolved)`` once a person dismissed it."""
+    if remitted["match"] in ("matched", remitted["outcome"]):
+        return remitted["outcome"]
+    return f"{remitted['outcome']} ({remitted['match']})"
 
 
 def _payer(row: dict) -> str:

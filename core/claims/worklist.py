@@ -15,11 +15,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from claimbridge.claims.denials import classify
+from claimbridge.claims.denials import CodeLists, classify, load_code_lists
 from claimbridge.claims.intake import ReplacementOutcome, release_replacement, replace_version
 from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.review import Reviewer
@@ -109,20 +110,20 @@ def list_denials(store: Store, *, status: str | None = OPEN, category: str | Non
     return DenialQueue(rows, totals)
 
 
-def show_denial(store: Store, denial_id: int) -> dict:
-    """One denial with everything needed to work it: the claim and its amounts, the codes with their texts,
-    the explanation, the other denials of the same claim and the claim's history (status changes and the
-    decisions in the audit log)."""
+def show_denial(store: Store, denial_id: int, *, codes: CodeLists | None = None) -> dict:
+    """One denial with everything needed to work it: the claim and its amounts, the codes with their texts
+    (from ``codes``, default the shipped lists), the explanation, the other denials of the same claim and the
+    claim's history (status changes and the decisions in the audit log)."""
     with store.transaction() as session:
         found = session.execute(_denial_query().where(Denial.id == denial_id)).one_or_none()
         if found is None:
             raise FatalError(f"no denial #{denial_id}; `claimbridge denials list` shows the open ones")
         row = _denial_row(*found)
         denial, remitted = found[0], found[1]
-        codes = classify(denial.group, denial.reason, row["remarks"])
-        row["carc_text"] = codes.carc_text
-        row["remark_texts"] = list(codes.rarc_texts)
-        row["warnings"] = list(codes.warnings)
+        texts = classify(denial.group, denial.reason, row["remarks"], codes=codes)
+        row["carc_text"] = texts.carc_text
+        row["remark_texts"] = list(texts.rarc_texts)
+        row["warnings"] = list(texts.warnings)
         row["claim"] = {
             "pcn": remitted.pcn, "charge": remitted.charge, "paid": remitted.paid,
             "patient_responsibility": remitted.patient_responsibility, "allowed": remitted.allowed,
@@ -339,6 +340,13 @@ def dismiss_unmatched(session: Session, remittance_claim_id: int, *, reason: str
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
+
+
+def code_lists_for(config_path: Path) -> CodeLists:
+    """The code lists posting classified with: the shipped ones, updated by a ``codes`` folder beside the
+    configuration file when there is one (docs/denials.md)."""
+    folder = config_path.parent / "codes"
+    return load_code_lists(folder if folder.is_dir() else None)
 
 
 def _denial_query():

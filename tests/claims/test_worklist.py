@@ -397,9 +397,8 @@ def test_unmatched_queue_and_dismissing_with_a_reason(world):
     [row] = unmatched_remittances(world.store)
     assert (row["id"], row["pcn"], row["payer"], row["payer_key"]) == (stray, "OTHER0001", "UHC", "87726")
     assert row["paid"] == Decimal("80.00") and row["trace_number"].startswith("TRC")
-    with pytest.raises(FatalError, match="written reason"):
-        with world.store.transaction() as session:
-            dismiss_unmatched(session, stray, reason="", actor="jdoe")
+    with pytest.raises(FatalError, match="written reason"), world.store.transaction() as session:
+        dismiss_unmatched(session, stray, reason="", actor="jdoe")
     with world.store.transaction() as session:
         done = dismiss_unmatched(session, stray, reason="another practice's patient; payer told", actor="jdoe")
     assert done["denials_dismissed"] == [stray_denial]
@@ -407,6 +406,6 @@ def test_unmatched_queue_and_dismissing_with_a_reason(world):
     assert denial(world, stray_denial).resolution == "dismissed"
     [entry] = audit(world)
     assert entry.action == "remit_dismiss" and "OTHER0001" in entry.detail and "another practice" in entry.detail
-    with pytest.raises(FatalError, match="is resolved, not in the unmatched queue"):
-        with world.store.transaction() as session:
-            dismiss_unmatched(session, stray, reason="again", actor="jdoe")
+    with pytest.raises(FatalError, match="is resolved, not in the unmatched queue"), \
+            world.store.transaction() as session:
+        dismiss_unmatched(session, stray, reason="again", actor="jdoe")
