@@ -33,16 +33,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from claimbridge.claims.denials import CodeLists, DenialClass
 from claimbridge.claims.lifecycle import StatusRecorder
-from claimbridge.claims.money import claim_from_json, claim_to_json
-from claimbridge.claims.states import ClaimStatus
-from claimbridge.posting.acks import move
+from claimbridge.claims.money import claim_to_json
+from claimbridge.claims.states import TRANSITIONS, ClaimStatus, StatusChange
+from claimbridge.posting.acks import ACTOR
 from claimbridge.store.models import (
     Claim,
+    ClaimEvent,
     ClaimVersion,
     Denial,
     ProviderAdjustmentRow,
@@ -50,6 +51,7 @@ from claimbridge.store.models import (
     RemittanceClaim,
     RemittanceLine,
     StoredEncounter,
+    utcnow,
 )
 from claimbridge.x12.responses import Adjustment, ClaimPayment, Remittance835
 
@@ -91,20 +93,29 @@ class RemittanceOutcome:
     claims: list[PostedClaim] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Known:
-    """A claim version a CLP may name, loaded once per transaction set."""
+    """A claim version a CLP may name, loaded once per transaction set (columns, not ORM objects: posting
+    writes its status changes set-based at the end)."""
 
-    version: ClaimVersion
-    claim: Claim
+    version_id: int
+    claim_id: int
+    version: int
+    pcn: str
+    status: str
+    fhir_text: str | None
+    payer_claim_number: str | None
+    current_version: int
     source: str
     encounter_key: str
+    original_status: str = ""
+    original_payer_claim_number: str | None = None
     _fhir: dict | None = None
 
     @property
     def fhir(self) -> dict | None:
-        if self._fhir is None and self.version.fhir:
-            self._fhir = claim_from_json(self.version.fhir)
+        if self._fhir is None and self.fhir_text:
+            self._fhir = json.loads(self.fhir_text)  # identifiers and items only: no money is read from it
         return self._fhir
 
 
@@ -168,6 +179,8 @@ class _Posting:
                                      "reversed", "forwarded", "not_ours", "lines", "lines_unmatched",
                                      "denials", "provider_adjustments"), 0)
         self.taken: set[tuple[str, int]] = set()  # postings already claimed by a reversal
+        self.events: list[dict] = []
+        self.now = utcnow()
 
     # -- the whole transaction set ---------------------------------------------------------------------
 
@@ -183,7 +196,7 @@ class _Posting:
             total_paid=sum((c.paid for c in r.claims), _ZERO),
             provider_adjustment_total=sum((a.amount for a in r.provider_adjustments), _ZERO))
         session.add(row)
-        session.flush()
+        session.flush()  # also writes what acknowledgments earlier in the file changed through the ORM
         self.remittance_id = row.id
         known = self._load_claims()
         claim_rows, line_rows, denial_rows, links, line_links = [], [], [], [], []
@@ -202,10 +215,11 @@ class _Posting:
             denial["remittance_claim_id"] = claim_ids[claim_index]
             denial["remittance_line_id"] = None if line_index is None else line_ids[line_index]
         if denial_rows:
-            session.execute(insert(Denial), denial_rows)
+            session.execute(insert(Denial.__table__), denial_rows)
         self._link_reversals(links, claim_ids)
+        self._write_statuses(known)
         if r.provider_adjustments:
-            session.execute(insert(ProviderAdjustmentRow), [
+            session.execute(insert(ProviderAdjustmentRow.__table__), [
                 {"remittance_id": row.id, "provider_id": a.provider_id[:80], "fiscal_date": a.fiscal_period_date,
                  "reason": a.reason[:2], "reference": (a.reference or None) and a.reference[:80],
                  "amount": a.amount} for a in r.provider_adjustments])
@@ -225,7 +239,8 @@ class _Posting:
     def _insert(self, table, rows: list[dict]) -> list[int]:
         if not rows:
             return []
-        result = self.session.execute(insert(table).returning(table.id, sort_by_parameter_order=True), rows)
+        core = table.__table__
+        result = self.session.execute(insert(core).returning(core.c.id, sort_by_parameter_order=True), rows)
         return [ident for (ident,) in result]
 
     def _load_claims(self) -> dict[str, _Known]:
@@ -233,12 +248,16 @@ class _Posting:
         known: dict[str, _Known] = {}
         for start in range(0, len(pcns), _CHUNK):
             chunk = pcns[start:start + _CHUNK]
-            query = (select(ClaimVersion, Claim, StoredEncounter.source, StoredEncounter.key)
+            query = (select(ClaimVersion.id, ClaimVersion.claim_id, ClaimVersion.version, ClaimVersion.pcn,
+                            ClaimVersion.status, ClaimVersion.fhir, ClaimVersion.payer_claim_number,
+                            Claim.current_version, StoredEncounter.source, StoredEncounter.key)
                      .join(Claim, Claim.id == ClaimVersion.claim_id)
                      .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id)
                      .where(ClaimVersion.pcn.in_(chunk)))
-            for version, claim, source, key in self.session.execute(query):
-                known[version.pcn] = _Known(version, claim, source, key)
+            for row in self.session.execute(query):
+                found = _Known(*row)
+                found.original_status, found.original_payer_claim_number = found.status, found.payer_claim_number
+                known[found.pcn] = found
         return known
 
     # -- one claim payment -----------------------------------------------------------------------------
@@ -261,8 +280,8 @@ class _Posting:
                 match, note = "unmatched", "a reversal of a payment that was never posted here"
         sequences = self._match_lines(cp, known) if known is not None else [None] * len(cp.lines)
         row = {
-            "remittance_id": self.remittance_id, "claim_id": known.claim.id if known else None,
-            "version": known.version.version if known else None,
+            "remittance_id": self.remittance_id, "claim_id": known.claim_id if known else None,
+            "version": known.version if known else None,
             "pcn": cp.patient_control_number.strip()[:38], "status_code": cp.status_code[:2],
             "outcome": judged, "charge": cp.charge, "paid": cp.paid,
             "patient_responsibility": cp.patient_responsibility or _ZERO, "allowed": _allowed(cp),
@@ -279,7 +298,7 @@ class _Posting:
                                            line_sequences=[s[0] if s else None for s in sequences],
                                            identifier=identifier)
             row["fhir"] = claim_to_json(resource)
-            out.claims.append(PostedClaim(known.claim.id if known else None, cp.patient_control_number,
+            out.claims.append(PostedClaim(known.claim_id if known else None, cp.patient_control_number,
                                           known.source if known else None,
                                           known.encounter_key if known else None, judged, resource))
         claim_rows.append(row)
@@ -339,15 +358,15 @@ class _Posting:
             cp.status_code = code
 
     def _apply_status(self, cp: ClaimPayment, known: _Known, judged: str, match: str) -> None:
-        version, claim, session, recorder = known.version, known.claim, self.session, self.recorder
         if cp.payer_claim_control_number and judged != "not_ours":
-            version.payer_claim_number = cp.payer_claim_control_number[:50]
+            known.payer_claim_number = cp.payer_claim_control_number[:50]
         if judged in ("not_ours", "predetermination"):
             self.counts["not_ours"] += judged == "not_ours"
             return
+        trace = self.outcome.trace_number
         if judged == "reversal":
-            if match == "matched" and move(session, recorder, claim, version, ClaimStatus.REVERSED,
-                                           f"835 {self.outcome.trace_number}: the payer reversed its payment"):
+            if match == "matched" and self._move(known, ClaimStatus.REVERSED,
+                                                 f"835 {trace}: the payer reversed its payment"):
                 self.counts["reversed"] += 1
             return
         if judged == "forwarded":
@@ -355,12 +374,41 @@ class _Posting:
             judged = self._money_outcome(cp)
         self.counts[judged] += 1
         target = _STATUS_OF[judged]
-        reason = (f"835 {self.outcome.trace_number}: charge {cp.charge}, paid {cp.paid}, patient "
-                  f"responsibility {cp.patient_responsibility or _ZERO}")
-        if version.status == ClaimStatus.SUBMITTED and target not in _allowed_from(ClaimStatus.SUBMITTED):
-            move(session, recorder, claim, version, ClaimStatus.ACCEPTED,
-                 "accepted into adjudication (the payer's 835 answered it)")
-        move(session, recorder, claim, version, target, reason)
+        if known.status == ClaimStatus.SUBMITTED and target not in TRANSITIONS[ClaimStatus.SUBMITTED]:
+            self._move(known, ClaimStatus.ACCEPTED, "accepted into adjudication (the payer's 835 answered it)")
+        self._move(known, target, f"835 {trace}: charge {cp.charge}, paid {cp.paid}, patient responsibility "
+                                  f"{cp.patient_responsibility or _ZERO}")
+
+    def _move(self, known: _Known, new: ClaimStatus, reason: str) -> bool:
+        """A status change the lifecycle allows, kept for :meth:`_write_statuses`; False when it stays."""
+        old = ClaimStatus(known.status)
+        if old == new or new not in TRANSITIONS[old]:
+            return False
+        known.status = new.value
+        self.events.append({"claim_id": known.claim_id, "version": known.version, "from_status": old.value,
+                            "to_status": new.value, "actor": ACTOR, "reason": reason, "at": self.now})
+        self.recorder.changes.append(StatusChange(claim_id=known.claim_id, pcn=known.pcn, version=known.version,
+                                                  old=old, new=new, actor=ACTOR, reason=reason, at=self.now))
+        return True
+
+    def _write_statuses(self, known: dict[str, _Known]) -> None:
+        changed = [k for k in known.values()
+                   if k.status != k.original_status or k.payer_claim_number != k.original_payer_claim_number]
+        if not changed:
+            return
+        versions, claims = ClaimVersion.__table__, Claim.__table__
+        self.session.execute(
+            update(versions).where(versions.c.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), payer_claim_number=bindparam("b_number")),
+            [{"b_id": k.version_id, "b_status": k.status, "b_number": k.payer_claim_number} for k in changed])
+        current = [k for k in changed if k.current_version == k.version and k.status != k.original_status]
+        if current:
+            self.session.execute(
+                update(claims).where(claims.c.id == bindparam("b_id"))
+                .values(status=bindparam("b_status"), pcn=bindparam("b_pcn"), updated_at=bindparam("b_at")),
+                [{"b_id": k.claim_id, "b_status": k.status, "b_pcn": k.pcn, "b_at": self.now} for k in current])
+        if self.events:
+            self.session.execute(insert(ClaimEvent.__table__), self.events)
 
     # -- lines, denials, reversals ---------------------------------------------------------------------
 
@@ -405,7 +453,7 @@ class _Posting:
             if not judged.is_denial:
                 return
             denial_rows.append({
-                "_claim": index, "_line": line_index, "claim_id": known.claim.id, "group": adjustment.group[:2],
+                "_claim": index, "_line": line_index, "claim_id": known.claim_id, "group": adjustment.group[:2],
                 "reason": adjustment.reason[:5], "remarks": " ".join(remarks)[:200], "amount": adjustment.amount,
                 "category": judged.category, "action": judged.action, "explanation": judged.explanation,
                 "status": "open"})
@@ -423,13 +471,13 @@ class _Posting:
         wanted = cp.payer_claim_control_number
         for position in range(len(claim_rows) - 1, -1, -1):
             row = claim_rows[position]
-            if (row["claim_id"] == known.claim.id and row["outcome"] != "reversal"
+            if (row["claim_id"] == known.claim_id and row["outcome"] != "reversal"
                     and ("new", position) not in self.taken
                     and (not wanted or not row["payer_claim_number"] or row["payer_claim_number"] == wanted)):
                 self.taken.add(("new", position))
                 return ("new", position)
         query = (select(RemittanceClaim.id, RemittanceClaim.payer_claim_number)
-                 .where(RemittanceClaim.claim_id == known.claim.id, RemittanceClaim.outcome != "reversal",
+                 .where(RemittanceClaim.claim_id == known.claim_id, RemittanceClaim.outcome != "reversal",
                         RemittanceClaim.reversed_by_id.is_(None), RemittanceClaim.match == "matched")
                  .order_by(RemittanceClaim.id.desc()))
         for ident, number in self.session.execute(query):
@@ -460,9 +508,4 @@ def _allowed(cp: ClaimPayment) -> Decimal | None:
         return sum((line.allowed for line in cp.lines), _ZERO)
     return None
 
-
-def _allowed_from(status: ClaimStatus) -> frozenset[ClaimStatus]:
-    from claimbridge.claims.states import TRANSITIONS
-
-    return TRANSITIONS[status]
 
