@@ -72,10 +72,10 @@ def remittance_835(pcns: list[str]) -> str:
         paid = Decimal(0) if denied else ALLOWED - COPAY
         patient = Decimal(0) if denied else COPAY
         paid_total += paid
-        cas = "CAS*CO*16*150" if denied else f"CAS*CO*45*{CHARGE - ALLOWED}~CAS*PR*3*{COPAY}"
+        cas = ["CAS*CO*16*150"] if denied else [f"CAS*CO*45*{CHARGE - ALLOWED}", f"CAS*PR*3*{COPAY}"]
         body += [f"LX*{n}", f"CLP*{pcn}*{'4' if denied else '1'}*{CHARGE}*{paid}*{patient}*12*PCN{n:09d}*11*1",
                  "NM1*QC*1*DOE*JANE****MI*W000000001", f"DTM*232*{SERVICE_DATE:%Y%m%d}",
-                 f"SVC*HC:90834*{CHARGE}*{paid}**1", f"DTM*472*{SERVICE_DATE:%Y%m%d}", cas,
+                 f"SVC*HC:90834*{CHARGE}*{paid}**1", f"DTM*472*{SERVICE_DATE:%Y%m%d}", *cas,
                  f"REF*6R*{line_control_number(pcn, 1)}", f"AMT*B6*{Decimal(0) if denied else ALLOWED}"]
         if denied:
             body.append("LQ*HE*N290")
@@ -84,7 +84,7 @@ def remittance_835(pcns: list[str]) -> str:
             "N3*1 PAYER WAY", "N4*SPRINGFIELD*IL*62701", "PER*BL*EDI*TE*2175550100",
             "N1*PE*RIVERBEND COUNSELING*XX*1234567893", "N3*2 MAIN ST", "N4*SPRINGFIELD*IL*62701",
             "REF*TJ*371234567"]
-    segments = ["ST*835*0001*005010X221A1", *head, *body]
+    segments = ["ST*835*0001", *head, *body]
     segments.append(f"SE*{len(segments) + 1}*0001")
     isa = ("ISA*00*          *00*          *ZZ*BENCHPAYER     *ZZ*RIVERBEND01    *261120*1200*^*00501*"
            "000000001*0*P*:")
