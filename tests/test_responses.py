@@ -311,3 +311,34 @@ def test_responses_cli_fetch_list_and_show(loop):
     posted_again = runner.invoke(main, [*config, "responses", "post", kept["stored_path"]])
     assert posted_again.exit_code == 0, posted_again.output
     assert "duplicate (already received as" in posted_again.output
+
+
+def test_an_unmatched_claim_payment_matched_by_hand_is_posted_like_any_other(loop):
+    from claimbridge.claims.denials import load_code_lists
+    from claimbridge.claims.lifecycle import StatusRecorder
+    from claimbridge.posting.manual import match_by_hand
+    from claimbridge.store.models import AuditEntry
+
+    remit = next(p for p in answers(loop, ".835") if "reprocessed" not in p.name)
+    text = remit.read_text()
+    pcn = re.search(r"CLP\*([A-Z0-9]+)\*1\*", text).group(1)
+    with loop.runtime() as runtime:
+        receive_file(runtime, "sandbox", "cut-pcn.835", text.replace(f"CLP*{pcn}*", f"CLP*{pcn[:-2]}*").encode())
+        with runtime.store.transaction() as session:
+            row = session.execute(select(RemittanceClaim).where(RemittanceClaim.match == "unmatched")).scalar_one()
+            result = match_by_hand(session, row.id, pcn.lower(), reason="payer cut CLP01", actor="biller",
+                                   recorder=StatusRecorder(), codes=load_code_lists())
+        assert result["pcn"] == pcn and result["status"] in ("paid", "partially_paid", "denied")
+        with runtime.store.transaction() as session:
+            row = session.get(RemittanceClaim, row.id)
+            assert row.match == "matched" and row.claim_id is not None and "payer cut CLP01" in row.match_note
+            assert json.loads(row.fhir)["resourceType"] == "ClaimResponse"
+            version = session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn)).scalar_one()
+            assert version.status == result["status"]
+            lines = session.execute(select(RemittanceLine).where(RemittanceLine.remittance_claim_id == row.id)
+                                    ).scalars().all()
+            assert all(line.sequence for line in lines)
+            assert session.execute(select(AuditEntry).where(AuditEntry.action == "remittance_matched")).scalar_one()
+            with pytest.raises(Exception, match="not in the unmatched queue"):
+                match_by_hand(session, row.id, pcn, reason="again", actor="biller", recorder=StatusRecorder(),
+                              codes=load_code_lists())
