@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -35,23 +36,35 @@ def test_demo_twice_in_one_folder_sends_nothing_the_second_time(tmp_path):
     assert len(summary["claims_held"]) == HELD and all(h["reason"] for h in summary["claims_held"])
     assert [Path(p).exists() for p in summary["received_files"]] == [True]
     assert summary["control_numbers"] == [{"isa13": 1, "gs06": 1, "st02": 1}]
+    # the whole loop: the sandbox's acknowledgments and its payers' 835s came back and were posted
+    responses, revenue = summary["responses"], summary["revenue"]
+    assert responses["files"] >= 4 and set(responses["by_status"]) == {"posted"}
+    assert responses["counts"]["claims_accepted"] == summary["claims_sent"]
+    assert revenue["claims_adjudicated"] == summary["claims_sent"]
+    billed, paid, adjusted, patient = (Decimal(revenue[k]) for k in
+                                       ("billed", "paid", "adjusted", "patient_responsibility"))
+    assert billed == paid + adjusted + patient and paid > 0
+    assert Decimal(revenue["received"]) == paid - Decimal(revenue["provider_adjustments"])
+    assert revenue["open_denials"] and all(row["count"] > 0 for row in revenue["open_denials"])
 
     second = cli("demo", "--workdir", str(workdir), "--json")
     assert second.returncode == 0, second.stderr
     again = json.loads(second.stdout)
     assert (again["encounters_pulled"], again["files_sent"], again["batches"]) == (0, 0, [])
     assert again["received_files"] == summary["received_files"]
+    assert again["responses"]["files"] == 0 and again["revenue"] == revenue
 
     # the demo leaves its configuration behind: every other command works on its data
     config = str(workdir / "claimbridge.yaml")
     listed = cli("--config", config, "claims", "list", "--json")
     rows = json.loads(listed.stdout)
     assert len(rows) == summary["encounters_pulled"]
-    assert {r["status"] for r in rows} == {"submitted", "held"}
-    pcn = next(r["pcn"] for r in rows if r["status"] == "submitted")
+    assert {r["status"] for r in rows} - {"paid", "partially_paid", "denied", "reversed"} == {"held"}
+    pcn = next(r["pcn"] for r in rows if r["status"] == "paid")
     shown = cli("--config", config, "claims", "show", pcn.lower())
     assert shown.returncode == 0, shown.stderr
-    assert "ready → batched" in shown.stdout and f"CLM*{pcn}*" in shown.stdout
+    assert "ready → batched" in shown.stdout and "accepted → paid" in shown.stdout
+    assert f"CLM*{pcn}*" in shown.stdout
     assert '"resourceType": "Claim"' in shown.stdout
 
     validated = cli("x12", "validate", *summary["received_files"])
@@ -60,6 +73,7 @@ def test_demo_twice_in_one_folder_sends_nothing_the_second_time(tmp_path):
 
     human = cli("demo", "--workdir", str(workdir))
     assert "encounters pulled: 0" in human.stdout and "files sent:        0" in human.stdout
+    assert "denials to work (by category):" in human.stdout and "received:" in human.stdout
 
 
 def test_config_check_reports_every_problem_and_exits_1(tmp_path):
