@@ -293,6 +293,31 @@ def remits_dismiss(obj, remittance_claim_id: int, reason: str, actor: str) -> No
                + (f"; its denials {', '.join(f'#{i}' for i in dismissed)} too" if dismissed else ""))
 
 
+@remits.command("match")
+@click.argument("remittance_claim_id", metavar="ID", type=int)
+@click.argument("pcn")
+@click.option("--reason", required=True, help="why this payment belongs to that claim (kept in the audit log)")
+@_actor
+@click.pass_obj
+def remits_match(obj, remittance_claim_id: int, pcn: str, reason: str, actor: str) -> None:
+    """Match a claim payment from the unmatched queue (ID as `remits unmatched` shows it) to the claim version
+    numbered PCN, and post it: status, lines, denials and ClaimResponse, as if the PCN had matched."""
+    from claimbridge.claims.denials import load_code_lists
+    from claimbridge.claims.lifecycle import StatusRecorder
+    from claimbridge.posting.manual import match_by_hand
+
+    with obj.runtime() as runtime:
+        codes_dir = runtime.config_path.parent / "codes"
+        recorder = StatusRecorder()
+        with runtime.store.transaction() as session:
+            done = match_by_hand(session, remittance_claim_id, pcn, reason=reason, actor=actor, recorder=recorder,
+                                 codes=load_code_lists(codes_dir if codes_dir.is_dir() else None))
+        recorder.announce(runtime.plugins)
+    click.echo(f"remittance claim #{done['claim_payment']} matched to {done['pcn']} and posted: "
+               f"{done['outcome'].replace('_', ' ')}; the claim is now {done['status'].replace('_', ' ')}"
+               + (f"; {done['denials']} denial(s) queued" if done["denials"] else ""))
+
+
 # -- formatting ---------------------------------------------------------------------------------------------------
 
 

@@ -342,3 +342,24 @@ def test_an_unmatched_claim_payment_matched_by_hand_is_posted_like_any_other(loo
             with pytest.raises(Exception, match="not in the unmatched queue"):
                 match_by_hand(session, row.id, pcn, reason="again", actor="biller", recorder=StatusRecorder(),
                               codes=load_code_lists())
+
+
+def test_remits_match_cli_posts_an_unmatched_payment(loop):
+    from click.testing import CliRunner
+
+    from claimbridge.cli import main
+
+    remit = next(p for p in answers(loop, ".835") if "reprocessed" not in p.name)
+    text = remit.read_text()
+    pcn = re.search(r"CLP\*([A-Z0-9]+)\*1\*", text).group(1)
+    runner = CliRunner()
+    config = ["--config", str(loop.config_path)]
+    with loop.runtime() as runtime:
+        receive_file(runtime, "sandbox", "cut-pcn.835", text.replace(f"CLP*{pcn}*", "CLP*X1*").encode())
+    queue = json.loads(runner.invoke(main, [*config, "remits", "unmatched", "--json"]).output)
+    (item,) = queue if isinstance(queue, list) else queue["claims"]
+    done = runner.invoke(main, [*config, "remits", "match", str(item["id"]), pcn, "--reason", "payer typo"])
+    assert done.exit_code == 0, done.output
+    assert f"matched to {pcn} and posted" in done.output
+    again = runner.invoke(main, [*config, "remits", "match", str(item["id"]), pcn, "--reason", "twice"])
+    assert again.exit_code != 0 and "not in the unmatched queue" in again.output
