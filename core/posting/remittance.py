@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from claimbridge.claims.denials import CodeLists, DenialClass
@@ -237,11 +237,25 @@ class _Posting:
         return self.outcome
 
     def _insert(self, table, rows: list[dict]) -> list[int]:
+        """INSERT ``rows`` with ids handed out first, so it is one ``executemany`` (an INSERT … RETURNING that
+        must keep the rows' order runs row by row on SQLite)."""
         if not rows:
             return []
+        ids = self._allocate_ids(table, len(rows))
+        for ident, row in zip(ids, rows, strict=True):
+            row["id"] = ident
+        self.session.execute(insert(table.__table__), rows)
+        return ids
+
+    def _allocate_ids(self, table, count: int) -> list[int]:
         core = table.__table__
-        result = self.session.execute(insert(core).returning(core.c.id, sort_by_parameter_order=True), rows)
-        return [ident for (ident,) in result]
+        if self.session.get_bind().dialect.name == "postgresql":
+            sequence = text(f"SELECT nextval(pg_get_serial_sequence('{core.name}', 'id')) "
+                            f"FROM generate_series(1, :count)")
+            return [ident for (ident,) in self.session.execute(sequence, {"count": count})]
+        # SQLite: one writer at a time (transactions begin IMMEDIATE), so the next ids are ours
+        start = self.session.execute(select(func.max(core.c.id))).scalar() or 0
+        return list(range(start + 1, start + count + 1))
 
     def _load_claims(self) -> dict[str, _Known]:
         pcns = sorted({cp.patient_control_number.strip().upper() for cp in self.remittance.claims})
