@@ -9,6 +9,8 @@ not the absolute time on a shared, noisy machine — is what we track.
 2. 837P encode + pyx12 validation per claim, against pyx12 validating a TR3 example 837P from the shared corpus
    repeated to a file of the same size (when the corpus is present), and against validation alone.
 3. scrubbing (all rules) per second, against json.loads of the same claims (benchmarks/scrub_bench.py).
+4. 835 posting into SQLite per second, against pyx12 validating the same kind of file
+   (benchmarks/posting_bench.py). The typed 835 parse is benchmarks/x12_parse_bench.py.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ def main(argv=None) -> int:
     parser.add_argument("--claims", type=int, default=200, help="claims in the 837 benchmark (default 200)")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
     parser.add_argument("--scrub-claims", type=int, default=20_000, help="claims in the scrub benchmark")
+    parser.add_argument("--post-claims", type=int, default=5_000, help="claims in the 835 posting benchmark")
     args = parser.parse_args(argv)
 
     claims = bench_claims(args.copies, args.repeat)
@@ -236,7 +239,10 @@ def main(argv=None) -> int:
     print(f"scrub, all {scrub['rules']} rules: {scrub['scrub_per_second']:,.0f} claims/s; baseline json.loads of the "
           f"same claims {scrub['parse_per_second']:,.0f}/s; ratio (time ours / baseline) "
           f"{scrub['scrub_to_parse_ratio']:.2f}")
-    print(json.dumps({"claims": claims, "x12": x12, "scrub": scrub},
+    from posting_bench import main as bench_posting
+
+    posting = bench_posting(["--claims", str(args.post_claims), "--repeat", str(args.repeat)])
+    print(json.dumps({"claims": claims, "x12": x12, "scrub": scrub, "posting": posting},
                      default=lambda v: str(v) if isinstance(v, Decimal) else v))
     return 0
 
