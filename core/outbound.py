@@ -14,8 +14,10 @@ The steps and their commits (a crash between any two leaves a state the next run
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +28,7 @@ from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.states import ClaimStatus
 from claimbridge.config import ClearinghouseEntry, Settings
 from claimbridge.connectors import Clearinghouse, OutboundFile
+from claimbridge.errors import FatalError
 from claimbridge.store.db import Store
 from claimbridge.store.models import Batch, Claim, ClaimVersion, utcnow
 from claimbridge.x12.encode_837p import ClaimEncodeError, Envelope, Submitter, encode_837p
@@ -216,7 +219,7 @@ class Outbound:
     def run(self, entry: ClearinghouseEntry, clearinghouse: Clearinghouse, outbox: Path) -> OutboundResult:
         """Finish what an earlier run left, then batch, encode, validate and send every ready claim."""
         result = OutboundResult()
-        with self.store.exclusive(f"outbound:{partner_key(entry)}"):
+        with self._exclusive(f"outbound:{partner_key(entry)}"):
             self.allocate_batches(entry)
             with self.store.transaction() as session:
                 unfinished = session.execute(
@@ -233,6 +236,26 @@ class Outbound:
                     continue
                 result.batches.append(self.transmit(batch_id, clearinghouse, outbox))
         return result
+
+
+    def _exclusive(self, name: str):
+        """One sender per trading partner at a time, across processes: the PostgreSQL advisory lock of
+        :meth:`Store.exclusive`; on SQLite an ``flock`` in ``WORKDIR/locks``. Without it, two senders (say a
+        ``claimbridge sync`` beside ``claimbridge run``) could both pick up the same ``created`` batch and
+        encode and transmit it twice. Raises :class:`FatalError` when another sender holds it."""
+        if self.store.is_postgresql:
+            return self.store.exclusive(name)
+        return _file_exclusive(self.store, self.settings.workdir / "locks", name)
+
+
+@contextlib.contextmanager
+def _file_exclusive(store: Store, folder: Path, name: str) -> Iterator[None]:
+    from claimbridge.schedule.locks import cluster_lock  # the schedule package imports this module
+
+    with cluster_lock(store, folder, name) as held:
+        if not held:
+            raise FatalError(f"{name} is already running in another worker; try again when it ends")
+        yield
 
 
 def _summary(batch: Batch, already_present: bool = False) -> BatchSummary:

@@ -41,8 +41,8 @@ class Runtime:
         settings = load_config(config_path, plugins)
         scrubber = create_scrubber(plugins, profile_dir=profile_dir_for(config_path))
         settings = settings.model_copy(update={"claims": claim_settings_for(settings.claims, scrubber.profiles)})
-        return cls(settings=settings, store=open_store(settings.database.url), plugins=plugins,
-                   config_path=config_path, scrubber=scrubber)
+        return cls(settings=settings, store=_open_migrated(settings), plugins=plugins, config_path=config_path,
+                   scrubber=scrubber)
 
     def reviewer(self) -> Reviewer:
         """A scrubbing reviewer for one pass (built-in and plugin rules; shipped, plugin and practice profiles)."""
@@ -56,6 +56,21 @@ class Runtime:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _open_migrated(settings: Settings) -> Store:
+    """The store, migrated. On PostgreSQL the migration runs under an advisory lock: several processes
+    starting at once on a new database would otherwise all try to create the tables (SQLite's write lock
+    already makes them take turns)."""
+    store = open_store(settings.database.url, migrate=False)
+    if not store.is_postgresql:
+        store.migrate()
+        return store
+    from claimbridge.schedule.locks import cluster_lock  # the schedule package imports this module
+
+    with cluster_lock(store, settings.workdir / "locks", "migrations", wait=True):
+        store.migrate()
+    return store
 
 
 def claim_settings_for(claims: ClaimSettings, profiles: ProfileSet) -> ClaimSettings:

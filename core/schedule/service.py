@@ -54,6 +54,9 @@ class JobScheduler:
         self.runner = JobRunner(runtime)
         self.specs = {spec.name: spec for spec in job_specs(runtime.settings)}
         self.on_run = on_run or (lambda outcome: None)
+        self._idle = threading.Condition()
+        self._running = 0
+        self._stopping = False
         self.misfire_grace = int(runtime.settings.schedule.misfire_grace.total_seconds())
         self.scheduler = BackgroundScheduler(
             jobstores={"default": SQLAlchemyJobStore(engine=runtime.store.engine, tablename=JOBS_TABLE)},
@@ -75,10 +78,20 @@ class JobScheduler:
         self.scheduler.resume()
 
     def stop(self) -> None:
-        """Stop starting jobs and wait for the running ones to finish."""
+        """Start no more jobs, let the running ones finish, then shut APScheduler down."""
+        from apscheduler.schedulers.base import STATE_STOPPED
+
         global _active
         try:
+            with self._idle:
+                self._stopping = True
             if self.scheduler.running:
+                self.scheduler.pause()
+            # APScheduler's shutdown(wait=True) waits for running jobs while holding its job-store lock, which
+            # a finishing job needs to reschedule a retry: so wait for them here first
+            with self._idle:
+                self._idle.wait_for(lambda: self._running == 0)
+            if self.scheduler.state != STATE_STOPPED:
                 self.scheduler.shutdown(wait=True)
         finally:
             _active = None
@@ -96,10 +109,19 @@ class JobScheduler:
         if spec is None:  # a job another process's configuration added; this process's does not know it
             log.warning("job %s is not in this process's configuration; left to the process that has it", name)
             return
-        outcome = self.runner.run(spec)
-        if outcome.retry_at is not None:
-            self._retry_at(name, outcome.retry_at)
-        self.on_run(outcome)
+        with self._idle:
+            if self._stopping:  # fired as the process was stopping: a stopping process starts nothing
+                return
+            self._running += 1
+        try:
+            outcome = self.runner.run(spec)
+            if outcome.retry_at is not None and not self._stopping:
+                self._retry_at(name, outcome.retry_at)
+            self.on_run(outcome)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
 
     def _retry_at(self, name: str, when: datetime) -> None:
         """Bring a failed job's next run forward to the end of its backoff when that comes first."""
