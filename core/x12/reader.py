@@ -23,10 +23,13 @@ is the id).
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate, repeat
+from operator import add
 from typing import IO, Union
 
 from claimbridge.errors import RecordError
@@ -35,6 +38,7 @@ __all__ = [
     "CHUNK_SIZE",
     "Delimiters",
     "Segment",
+    "SegmentRun",
     "SegmentTokens",
     "X12Source",
     "X12SyntaxError",
@@ -47,8 +51,9 @@ _NEWLINES = "\r\n"
 # what may sit between segments besides newlines: NUL padding, a DOS end-of-file mark, form feeds
 _FILLER = " \t\r\n\x00\x1a\x0b\x0c"
 _NEWLINE = re.compile(r"[\r\n]")
-# filler that can only be between segments or inside a wrapped one (a space may be inside an element)
-_BREAKERS = "\r\n\t\x00\x1a\x0b\x0c"
+# filler that can only be between segments (a space may be inside an element; CR and LF, which may also wrap
+# a segment, the plain path drops itself)
+_OTHER_BREAKERS = "\t\x00\x1a\x0b\x0c"
 _SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}\Z")
 # how far past "ISA" the sixteenth element separator may be (a padded ISA has it at 103)
 _ISA_SEARCH = 200
@@ -56,6 +61,8 @@ _ISA_SEARCH = 200
 _SNIFF = 4096
 # how many characters of an unreadable segment an error shows (enough to recognise it, little PHI)
 _SHOWN = 20
+# most segments the careful path splits before handing them on (a run of split segments takes ~300 bytes each)
+_CAREFUL_RUN = 256
 #: bytes read at a time from files and file objects
 CHUNK_SIZE = 64 * 1024
 #: what :func:`iter_segments` reads: text, bytes, a path, or a binary or text file object
@@ -301,11 +308,69 @@ def iter_segments(data: X12Source, *, name: str | None = None,
         yield Segment(elements[0], elements[1:], tokens.delimiters, index, offset)
 
 
+class SegmentRun:
+    """Consecutive segments read with the same delimiters, as the tokenizer hands them on: ``first`` is the
+    1-based number of the first one, :attr:`texts` the segments as text (id first, no terminator, no line
+    breaks) and :meth:`segment` one of them split into elements. Parsers that handle millions of segments
+    take runs (:meth:`SegmentTokens.runs`) rather than one tuple per segment."""
+
+    __slots__ = ("delimiters", "first", "_texts", "_parts", "_offsets", "_region", "_base")
+
+    def __init__(self, delimiters: Delimiters, first: int, *, texts: list[str] | None = None,
+                 parts: list[list[str]] | None = None, offsets: list[int] | None = None,
+                 region: str | None = None, base: int = 0):
+        self.delimiters = delimiters
+        self.first = first
+        self._texts = texts
+        self._parts = parts
+        self._offsets = offsets
+        self._region = region  # the text the segments were read from when not just the texts, for offsets()
+        self._base = base
+
+    def __len__(self) -> int:
+        return len(self._texts if self._texts is not None else self._parts)  # type: ignore[arg-type]
+
+    @property
+    def texts(self) -> list[str]:
+        if self._texts is None:
+            self._texts = list(map(self.delimiters.element.join, self._parts))  # type: ignore[arg-type]
+        return self._texts
+
+    @property
+    def parts(self) -> list[list[str]]:
+        """Every segment split into elements (``parts[k][0]`` is the id)."""
+        if self._parts is None:
+            self._parts = [text.split(self.delimiters.element) for text in self._texts]  # type: ignore[union-attr]
+        return self._parts
+
+    def iter_parts(self) -> Iterator[list[str]]:
+        """The segments split into elements one at a time (memory stays at one segment)."""
+        if self._parts is not None:
+            return iter(self._parts)
+        return map(str.split, self._texts, repeat(self.delimiters.element))  # type: ignore[arg-type]
+
+    def segment(self, position: int) -> list[str]:
+        """Segment ``position`` (0-based in the run) split into elements."""
+        if self._parts is not None:
+            return self._parts[position]
+        return self._texts[position].split(self.delimiters.element)  # type: ignore[index]
+
+    def offsets(self) -> list[int]:
+        """The character offset of each segment in the decoded text (worked out only when asked for)."""
+        if self._offsets is None:
+            if self._region is None:  # the texts are the region itself: each starts one past the one before
+                texts = self._texts or []
+                self._offsets = list(map(add, accumulate(map(len, texts), initial=self._base), range(len(texts))))
+            else:
+                self._offsets = _piece_starts(self._region, self._base, self.delimiters)
+        return self._offsets
+
+
 class SegmentTokens:
     """The low-level tokenizer behind :func:`iter_segments`: iterating yields ``(parts, index, offset)``
     where ``parts[0]`` is the segment id and ``parts[n]`` element n; :attr:`delimiters` are those of the
-    segment last yielded. Parsers that handle millions of segments use it to skip building
-    :class:`Segment` objects."""
+    segment last yielded. :meth:`runs` gives the same segments a :class:`SegmentRun` at a time, for parsers
+    that handle millions of segments and skip building :class:`Segment` objects."""
 
     def __init__(self, data: X12Source, *, name: str | None = None, chunk_size: int = CHUNK_SIZE):
         self.name = name or (os.fspath(data) if isinstance(data, os.PathLike) else "<memory>")
@@ -314,21 +379,27 @@ class SegmentTokens:
         self.delimiters = Delimiters()
 
     def __iter__(self) -> Iterator[tuple[list[str], int, int]]:
-        return self._tokens(_text_chunks(self._data, self._chunk_size))
+        for run in self.runs():
+            yield from zip(run.iter_parts(), range(run.first, run.first + len(run)), run.offsets(), strict=True)
+            del run  # gone before the tokenizer reads the next one
 
-    def _tokens(self, chunks: Iterator[str]) -> Iterator[tuple[list[str], int, int]]:
+    def runs(self) -> Iterator[SegmentRun]:
+        """The segments in runs (each with one set of delimiters, which :attr:`delimiters` then holds). An
+        unreadable segment raises :class:`X12SyntaxError` once the run of good segments before it is handed
+        on, so segments reach the caller in the same order errors do."""
+        return self._runs(_text_chunks(self._data, self._chunk_size))
+
+    def _runs(self, chunks: Iterator[str]) -> Iterator[SegmentRun]:
         name = self.name
         buf = ""
         base = 0  # offset of buf[0] in the decoded text
         index = 0
         final = False
         ids: dict[str, str] = {}
-        careful = True
         delimiters: Delimiters | None = None
         while not final:
-            try:
-                chunk = next(chunks)
-            except StopIteration:
+            chunk = next(chunks, None)
+            if chunk is None:
                 chunk, final = "", True
             buf = buf + chunk if buf else chunk
             if delimiters is None:
@@ -354,59 +425,72 @@ class SegmentTokens:
                     delimiters = self.delimiters = switched
                     continue
                 region = buf[pos:last]
-                pieces = region.replace("\r", "\n").split("\n") if newline else region.split(term)
-                element = delimiters.element
-                p = pos
-                if not newline and not careful and _plain(region, term):
-                    # the common case: no filler or line breaks anywhere, ids already seen
-                    for piece in pieces:
-                        parts = piece.split(element)
-                        seg_id = ids.get(parts[0])
-                        if seg_id is None or seg_id == "ISA":
-                            break
-                        index += 1
-                        yield parts, index, base + p
-                        p += len(piece) + 1
-                    else:
-                        pos = last + 1
-                        if final:
-                            break
-                        continue
-                    pos, careful = p, True  # an unknown id or an ISA: the careful path from here
+                texts, exact = _plain_texts(region, delimiters)
+                if texts is not None:
+                    # the common case: every segment starts with a valid id, no filler but line breaks
+                    if texts:
+                        first = index + 1
+                        index += len(texts)
+                        self.delimiters = delimiters
+                        yield SegmentRun(delimiters, first, texts=texts, region=None if exact else region,
+                                         base=base + pos)
+                    texts = None  # let the run go as soon as the caller is done with it
+                    pos = last + 1
+                    if final:
+                        break
                     continue
-                careful = False
+                current, element = delimiters, delimiters.element
+                pieces = region.replace("\r", "\n").split("\n") if newline else region.split(term)
+                found: list[list[str]] = []
+                starts: list[int] = []
+                p = pos
                 restart, defer = -1, False
-                for piece in pieces:
-                    start = p
-                    p += len(piece) + 1
-                    stripped = piece.lstrip(_FILLER)
-                    if not stripped:
-                        continue
-                    start += len(piece) - len(stripped)
-                    if "\n" in stripped or "\r" in stripped:
-                        stripped = stripped.replace("\r", "").replace("\n", "")
-                    parts = stripped.split(element)
-                    seg_id = ids.get(parts[0])
-                    if seg_id is None:
-                        if not stripped.strip():  # other white space (a no-break space) between segments
+                try:
+                    for piece in pieces:
+                        start = p
+                        p += len(piece) + 1
+                        stripped = piece.lstrip(_FILLER)
+                        if not stripped:
                             continue
-                        if stripped.startswith("ISA") and not stripped[3:4].isalnum():
-                            seg_id = "ISA"  # maybe with new delimiters: checked below
-                        else:
-                            seg_id = _check_id(parts[0], index + 1, stripped, name, base + start)
-                            ids[parts[0]] = seg_id
-                    if seg_id == "ISA" and index:
-                        if not final and len(buf) - start < _ISA_SEARCH + 4:
-                            restart, defer = start, True  # read on: the whole header must be in the buffer
-                            break
-                        isa = _isa_delimiters(buf, start, name, base)
-                        if isa != delimiters:
-                            delimiters = self.delimiters = isa
-                            restart = start
-                            break
-                    parts[0] = seg_id
-                    index += 1
-                    yield parts, index, base + start
+                        start += len(piece) - len(stripped)
+                        if "\n" in stripped or "\r" in stripped:
+                            stripped = stripped.replace("\r", "").replace("\n", "")
+                        parts = stripped.split(element)
+                        seg_id = ids.get(parts[0])
+                        if seg_id is None:
+                            if not stripped.strip():  # other white space (a no-break space) between segments
+                                continue
+                            if stripped.startswith("ISA") and not stripped[3:4].isalnum():
+                                seg_id = "ISA"  # maybe with new delimiters: checked below
+                            else:
+                                seg_id = _check_id(parts[0], index + 1, stripped, name, base + start)
+                                ids[parts[0]] = seg_id
+                        if seg_id == "ISA" and index:
+                            if not final and len(buf) - start < _ISA_SEARCH + 4:
+                                restart, defer = start, True  # read on: the whole header must be in the buffer
+                                break
+                            isa = _isa_delimiters(buf, start, name, base)
+                            if isa != delimiters:
+                                delimiters = isa
+                                restart = start
+                                break
+                        parts[0] = seg_id
+                        index += 1
+                        found.append(parts)
+                        starts.append(base + start)
+                        if len(found) == _CAREFUL_RUN:
+                            self.delimiters = current
+                            yield SegmentRun(current, index - len(found) + 1, parts=found, offsets=starts)
+                            found, starts = [], []
+                except X12SyntaxError:
+                    if found:  # the good segments before the bad one first
+                        self.delimiters = current
+                        yield SegmentRun(current, index - len(found) + 1, parts=found, offsets=starts)
+                    raise
+                if found:
+                    self.delimiters = current
+                    yield SegmentRun(current, index - len(found) + 1, parts=found, offsets=starts)
+                found, starts, pieces = [], [], []
                 if restart >= 0:
                     pos = restart
                     if defer:
@@ -429,9 +513,50 @@ class SegmentTokens:
         return _isa_delimiters(buf, start, self.name, 0)
 
 
-def _plain(region: str, terminator: str) -> bool:
-    """No filler in ``region`` that the careful path would have to strip (spaces inside elements are fine)."""
-    return not any(char in region for char in _BREAKERS) and terminator + " " not in region
+def _plain_texts(region: str, delimiters: Delimiters) -> tuple[list[str] | None, bool]:
+    """The segments of ``region`` when reading them needs no more than splitting (line breaks dropped) and
+    each starts with a valid id, not ISA; else None (the careful path reads the region, and raises if an id
+    is bad). The flag is true when the segments are exactly the region split at each terminator."""
+    if any(char in region for char in _OTHER_BREAKERS):
+        return None, False
+    term = delimiters.segment
+    original = region
+    if delimiters.newline_terminated:
+        if "\r" in region:
+            region = region.replace("\r\n", "\n").replace("\r", "\n")
+        region = region.strip("\n")  # a CR LF cut in two at the end of the buffer, blank lines
+    elif "\n" in region or "\r" in region:  # a line break after each segment, or lines wrapped inside one
+        region = region.replace("\r", "").replace("\n", "")
+    if not region:
+        return [], region is original
+    first_id, bad_id = _id_checks(delimiters.element, term)
+    if region.startswith("ISA") or term + "ISA" in region or not first_id.match(region) or bad_id.search(region):
+        return None, False
+    return region.split(term), region is original
+
+
+@functools.cache
+def _id_checks(element: str, terminator: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns for a valid segment id at the start of a region, and for a terminator not followed by one."""
+    valid = rf"[A-Z][A-Z0-9]{{1,2}}+(?:{re.escape(element)}|{re.escape(terminator)}|\Z)"
+    return re.compile(valid), re.compile(f"{re.escape(terminator)}(?!{valid})")
+
+
+def _piece_starts(region: str, base: int, delimiters: Delimiters) -> list[int]:
+    """Where each segment of a plain ``region`` (see :func:`_plain_texts`) starts, as the careful path counts:
+    after the filler before it. ``base`` is the offset of ``region`` in the decoded text."""
+    if delimiters.newline_terminated:
+        pieces = region.replace("\r", "\n").split("\n")
+    else:
+        pieces = region.split(delimiters.segment)
+    starts = []
+    p = base
+    for piece in pieces:
+        stripped = piece.lstrip(_FILLER)
+        if stripped:
+            starts.append(p + len(piece) - len(stripped))
+        p += len(piece) + 1
+    return starts
 
 
 def _check_id(raw_id: str, number: int, text: str, name: str, offset: int) -> str:
@@ -447,7 +572,9 @@ def _check_id(raw_id: str, number: int, text: str, name: str, offset: int) -> st
 def _text_chunks(data: X12Source, chunk_size: int) -> Iterator[str]:
     """Decoded text of ``data`` in pieces of about ``chunk_size`` characters (a leading BOM dropped)."""
     if isinstance(data, str):
-        yield data.removeprefix("\ufeff")
+        text = data.removeprefix("\ufeff")
+        for start in range(0, len(text), chunk_size):  # a run per chunk, not one for the whole text
+            yield text[start:start + chunk_size]
         return
     if isinstance(data, os.PathLike):
         with open(data, "rb") as handle:

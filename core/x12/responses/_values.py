@@ -13,6 +13,8 @@ __all__ = ["X12ParseError", "format_decimal", "format_money"]
 _NUMBER = "-0123456789."
 _CENTS = Decimal("0.01")
 _MAX_CACHED = 200_000
+# how many distinct segment texts a parser keeps what it read from (a few hundred bytes each)
+_MAX_SEGMENTS = 20_000
 
 
 class X12ParseError(X12SyntaxError):
@@ -85,7 +87,7 @@ class Reader:
     """Converts elements of one file's segments, raising :class:`X12ParseError` that names the file, the
     segment number and id and the element. Dates are cached (a remittance repeats a few dates many times)."""
 
-    __slots__ = ("name", "_dates", "amounts")
+    __slots__ = ("name", "_dates", "amounts", "_segments")
 
     def __init__(self, name: str):
         self.name = name
@@ -93,6 +95,31 @@ class Reader:
         #: element text → Decimal for every amount read so far (remittances repeat a fee schedule's few
         #: amounts; a Decimal is immutable, so sharing is safe and saves most conversions)
         self.amounts: dict[str, Decimal] = {}
+        self._segments: dict[tuple[str, str], dict[str, tuple]] = {}
+
+    def segment_values(self, element: str, component: str) -> dict[str, tuple]:
+        """A parser's memory of segments read with these separators: segment text → what it read from it
+        (immutable values only). Remittances repeat the same CAS, DTM, AMT and SVC segments thousands of
+        times; remembering them skips splitting and converting again. Use :meth:`remember` to add."""
+        key = (element, component)
+        seen = self._segments.get(key)
+        if seen is None:
+            seen = self._segments[key] = {}
+        return seen
+
+    @staticmethod
+    def remember(seen: dict[str, tuple], text: str, entry: tuple) -> None:
+        """Add ``text`` → ``entry`` to a memory from :meth:`segment_values`."""
+        if len(seen) >= _MAX_SEGMENTS:  # bounded: a file of all-different segments keeps memory flat
+            seen.clear()
+        seen[text] = entry
+
+    def try_date(self, value: str) -> date | None:
+        """``value`` as a date (see :func:`to_date`), None when it is empty or not a date; cached."""
+        cached = self._dates.get(value, False)
+        if cached is False:
+            cached = self._dates[value] = to_date(value)
+        return cached  # type: ignore[return-value]
 
     def error(self, reason: str, parts: list[str], index: int, position: int | str | None = None) -> X12ParseError:
         element = f"{parts[0]}{position:02d}" if isinstance(position, int) else position
@@ -132,13 +159,11 @@ class Reader:
         value = parts[position] if position < len(parts) else ""
         if not value and not required:
             return None
-        cached = self._dates.get(value, False)
-        if cached is False:
-            cached = self._dates[value] = to_date(value)
+        cached = self.try_date(value)
         if cached is None:
             reason = f"{what} is missing" if not value else f"{what} is not a date CCYYMMDD ({value[:12]!r})"
             raise self.error(reason, parts, index, position)
-        return cached  # type: ignore[return-value]
+        return cached
 
     def period(self, parts: list[str], position: int, index: int, what: str) -> tuple[date | None, date | None]:
         """A ``D8`` date or an ``RD8`` range ``CCYYMMDD-CCYYMMDD`` (the qualifier is the element before)."""

@@ -4,10 +4,11 @@ memory) and :func:`parse_x12` (all of them, in file order)."""
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from claimbridge.x12.reader import CHUNK_SIZE, SegmentTokens, X12Source
+from claimbridge.x12.reader import CHUNK_SIZE, Delimiters, SegmentRun, SegmentTokens, X12Source
 from claimbridge.x12.responses._values import Reader, X12ParseError
 from claimbridge.x12.responses.acks import Ack999, Ack999Parser, TA1Ack, parse_ta1
 from claimbridge.x12.responses.model835 import Remittance835
@@ -60,9 +61,9 @@ def iter_transactions(data: X12Source, *, name: str | None = None,
     tokens = SegmentTokens(data, name=name, chunk_size=chunk_size)
     reader = Reader(tokens.name)
     envelope: dict[str, str | None] = {"interchange": None, "group": None, "version": None}
-    stream = iter(tokens)
-    index = 0
-    for parts, index, _offset in stream:
+    cursor = _Cursor(tokens.runs())
+    while (segment := cursor.next_segment()) is not None:
+        parts, index = segment
         seg_id = parts[0]
         if seg_id == "ISA":
             envelope["interchange"] = parts[13] if len(parts) > 13 else None
@@ -76,29 +77,34 @@ def iter_transactions(data: X12Source, *, name: str | None = None,
             control = parts[2] if len(parts) > 2 else ""
             version = (parts[3] if len(parts) > 3 and parts[3] else envelope["version"]) or ""
             kind = _kind(st01, version)
-            component = tokens.delimiters.component
-            if kind == "835":
-                parser: Remit835Parser | Ack999Parser | StatusParser = Remit835Parser(reader, component, parts, index)
-                stop = parser.consume(stream)
-            else:
-                if kind in ("999", "997"):
-                    parser = Ack999Parser(reader, component, parts, index, kind)
-                elif kind in ("277CA", "277"):
-                    parser = StatusParser(reader, component, parts, index, kind)
+            component = cursor.delimiters.component
+            parser: Remit835Parser | Ack999Parser | StatusParser | _Skip
+            with _collector_paused():
+                if kind == "835":
+                    parser = Remit835Parser(reader, component, parts, index)
+                    stop = cursor.feed(parser.feed_run)
                 else:
-                    parser = _Skip()
-                stop = _consume(parser, stream)
-            if stop is None:
-                raise X12ParseError(f"the data ends inside transaction set {control} (no SE trailer)",
-                                    name=reader.name, segment=index, segment_id="ST")
-            if stop[0] != "SE":
-                raise X12ParseError(f"transaction set {control} (segment {index}) has no SE trailer before "
-                                    f"this {stop[0]}", name=reader.name, segment=parser.stop_index,
-                                    segment_id=stop[0])
-            if isinstance(parser, _Skip):
-                yield OtherTransaction(st01, control, version or None, envelope["interchange"], index)
-            else:
-                yield parser.finish(envelope)
+                    if kind in ("999", "997"):
+                        parser = Ack999Parser(reader, component, parts, index, kind)
+                    elif kind in ("277CA", "277"):
+                        parser = StatusParser(reader, component, parts, index, kind)
+                    else:
+                        parser = _Skip()
+                    stop = cursor.feed(_one_at_a_time(parser.feed))
+                if stop is None:
+                    raise X12ParseError(f"the data ends inside transaction set {control} (no SE trailer)",
+                                        name=reader.name, segment=index, segment_id="ST")
+                stop_parts, parser.stop_index = stop
+                if stop_parts[0] != "SE":
+                    raise X12ParseError(f"transaction set {control} (segment {index}) has no SE trailer before "
+                                        f"this {stop_parts[0]}", name=reader.name, segment=parser.stop_index,
+                                        segment_id=stop_parts[0])
+                if isinstance(parser, _Skip):
+                    transaction: Transaction = OtherTransaction(st01, control, version or None,
+                                                                envelope["interchange"], index)
+                else:
+                    transaction = parser.finish(envelope)
+            yield transaction
 
 
 class _Skip:
@@ -110,29 +116,90 @@ class _Skip:
         pass
 
 
+# segments that end a transaction set (SE) or must not appear inside one
 _STOP = frozenset(("SE", "ST", "GE", "IEA", "ISA", "GS"))
 
 
-def _consume(parser: Ack999Parser | StatusParser | _Skip,
-             stream: Iterator[tuple[list[str], int, int]]) -> list[str] | None:
-    for parts, index, _offset in stream:
-        if parts[0] in _STOP:
-            parser.stop_index = index
-            return parts
-        parser.feed(parts, index)
-    return None
+class _Cursor:
+    """Where the envelope loop is in the tokenizer's runs: it takes segments one at a time, and hands a
+    transaction set's segments to its parser a run at a time (see :meth:`feed`)."""
+
+    __slots__ = ("_runs", "_run", "_pos")
+
+    def __init__(self, runs: Iterator[SegmentRun]):
+        self._runs = runs
+        self._run: SegmentRun | None = None
+        self._pos = 0
+
+    @property
+    def delimiters(self) -> Delimiters:
+        """The delimiters of the segment last taken."""
+        return self._run.delimiters if self._run is not None else Delimiters()
+
+    def _next_run(self) -> bool:
+        run = next(self._runs, None)
+        if run is None:
+            return False
+        self._run, self._pos = run, 0
+        return True
+
+    def next_segment(self) -> tuple[list[str], int] | None:
+        """The next segment and its number, None at the end of the data."""
+        while self._run is None or self._pos >= len(self._run):
+            if not self._next_run():
+                return None
+        run, pos = self._run, self._pos
+        self._pos = pos + 1
+        return run.segment(pos), run.first + pos
+
+    def feed(self, feed_run: Callable[[SegmentRun, int], int]) -> tuple[list[str], int] | None:
+        """Call ``feed_run(run, start)`` on the rest of the current run and on the runs after it until it
+        returns the position of a segment that ends the transaction set (SE, or one that must not be inside
+        it); that segment and its number are returned, and taken. None when the data ends first."""
+        while True:
+            run = self._run
+            if run is not None and self._pos < len(run):
+                stop = feed_run(run, self._pos)
+                if stop >= 0:
+                    self._pos = stop + 1
+                    return run.segment(stop), run.first + stop
+            if not self._next_run():
+                return None
+
+
+def _one_at_a_time(feed: Callable[[list[str], int], None]) -> Callable[[SegmentRun, int], int]:
+    """A ``feed_run`` for :meth:`_Cursor.feed` from a parser that takes one segment at a time."""
+
+    def feed_run(run: SegmentRun, start: int) -> int:
+        first = run.first
+        for position in range(start, len(run)):
+            parts = run.segment(position)
+            if parts[0] in _STOP:
+                return position
+            feed(parts, first + position)
+        return -1
+
+    return feed_run
 
 
 def parse_x12(data: X12Source, *, name: str | None = None) -> ParsedFile:
     """Every transaction of ``data``, in file order (see :func:`iter_transactions`).
 
-    The cyclic garbage collector is paused while the objects are built (they hold no cycles; on a large
-    remittance the collector would otherwise rescan them again and again, halving the speed)."""
+    The cyclic garbage collector is paused while the objects are built (see :func:`_collector_paused`)."""
     tokens_name = name or SegmentTokens(data).name
+    with _collector_paused():
+        return ParsedFile(tokens_name, list(iter_transactions(data, name=tokens_name)))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while transactions are built (not while the caller of
+    :func:`iter_transactions` holds one): they hold no cycles, and on a large remittance the collector would
+    otherwise rescan them again and again, halving the speed."""
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return ParsedFile(tokens_name, list(iter_transactions(data, name=tokens_name)))
+        yield
     finally:
         if collecting:
             gc.enable()
