@@ -3,8 +3,8 @@
 * TA1 (TA101 = our ISA13): the interchange. ``R`` rejects every claim of the batch still waiting for an
   answer; ``A``/``E`` are recorded on the batch.
 * 999 (AK102 = our GS06, AK202 = our ST02): each transaction set. A rejected set (IK501 R, M, W, X) rejects
-  its claims with the segment and element errors in words; an accepted one is recorded on the batch (the
-  claims wait for the 277CA or the 835).
+  its claims with the segment and element errors in words; an accepted one (A, E) marks them accepted (the
+  payer's 277CA may still reject them one by one).
 * 277CA (2200D TRN02 = our PCN): each claim. A2/A5 accept it into adjudication and store the payer claim
   number (REF*1K); A3, A4, A6–A8 reject it with category, status and entity explained; others are recorded.
 
@@ -80,7 +80,7 @@ def post_ta1(session: Session, file_id: int, ack: TA1Ack, recorder: StatusRecord
 
 
 def post_999(session: Session, file_id: int, ack: Ack999, recorder: StatusRecorder) -> dict:
-    counts = {"acknowledgments": 0, "unmatched_acknowledgments": 0, "claims_rejected": 0}
+    counts = {"acknowledgments": 0, "unmatched_acknowledgments": 0, "claims_accepted": 0, "claims_rejected": 0}
     group = _int(ack.group_control_number)
     for answer in ack.sets:
         batch = None
@@ -97,12 +97,8 @@ def post_999(session: Session, file_id: int, ack: Ack999, recorder: StatusRecord
             counts["unmatched_acknowledgments"] += 1
             continue
         _record_on_batch(batch, outcome, words)
-        if outcome != "rejected":
-            continue
-        for version in _versions(session, batch):
-            if version.status in _WAITING and move(session, recorder, version.claim, version,
-                                                   ClaimStatus.REJECTED, f"999: {words}"):
-                counts["claims_rejected"] += 1
+        for key, value in _answer_claims(session, recorder, batch, outcome, f"{ack.type}: {words}").items():
+            counts[key] += value
     if not ack.sets:  # an AK9 alone answers the whole group
         batch = _batch(session, gs06=group) if group is not None else None
         words = group_words(ack)
@@ -115,11 +111,24 @@ def post_999(session: Session, file_id: int, ack: Ack999, recorder: StatusRecord
         counts["unmatched_acknowledgments"] += int(batch is None)
         if batch is not None:
             _record_on_batch(batch, outcome, words)
-            if outcome == "rejected":
-                for version in _versions(session, batch):
-                    if version.status in _WAITING and move(session, recorder, version.claim, version,
-                                                           ClaimStatus.REJECTED, f"999: {words}"):
-                        counts["claims_rejected"] += 1
+            for key, value in _answer_claims(session, recorder, batch, outcome, f"{ack.type}: {words}").items():
+                counts[key] += value
+    return counts
+
+
+def _answer_claims(session: Session, recorder: StatusRecorder, batch: Batch, outcome: str, words: str
+                   ) -> dict[str, int]:
+    """The claims of an acknowledged set follow it: accepted (A, E; the payer's 277CA may still reject them)
+    or rejected (R, M, W, X). A partially accepted group (P) answers per set, so its claims wait."""
+    counts = {"claims_accepted": 0, "claims_rejected": 0}
+    target = {"accepted": ClaimStatus.ACCEPTED, "accepted_with_errors": ClaimStatus.ACCEPTED,
+              "rejected": ClaimStatus.REJECTED}.get(outcome)
+    if target is None:
+        return counts
+    key = "claims_rejected" if target == ClaimStatus.REJECTED else "claims_accepted"
+    for version in _versions(session, batch):
+        if version.status in _WAITING and move(session, recorder, version.claim, version, target, words):
+            counts[key] += 1
     return counts
 
 
