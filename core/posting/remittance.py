@@ -228,7 +228,7 @@ class _Posting:
             resource = self.payment_reconciliation(r, identifier=f"{self.outcome.payer_key}/"
                                                    f"{self.outcome.trace_number}",
                                                    response_identifiers=identifiers)
-            row.fhir = claim_to_json(resource)
+            row.fhir = claim_to_json(resource, compact=True)
             self.outcome.payment_reconciliation = resource
         self.counts["denials"] = len(denial_rows)
         self.outcome.remittance_id = row.id
@@ -311,7 +311,7 @@ class _Posting:
                                            claim=known.fhir if known else None,
                                            line_sequences=[s[0] if s else None for s in sequences],
                                            identifier=identifier)
-            row["fhir"] = claim_to_json(resource)
+            row["fhir"] = claim_to_json(resource, compact=True)
             out.claims.append(PostedClaim(known.claim_id if known else None, cp.patient_control_number,
                                           known.source if known else None,
                                           known.encounter_key if known else None, judged, resource))
