@@ -94,12 +94,13 @@ class JobScheduler:
             if self.scheduler.state != STATE_STOPPED:
                 self.scheduler.shutdown(wait=True)
         finally:
-            _active = None
+            if _active is self:
+                _active = None
 
     def serve(self, stop: threading.Event, seconds: float | None = None) -> None:
         """Run until ``stop`` is set (a signal) or ``seconds`` have passed, then stop gracefully."""
-        self.start()
         try:
+            self.start()
             stop.wait(seconds)
         finally:
             self.stop()
