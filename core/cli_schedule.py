@@ -75,11 +75,24 @@ def _stop_on_signals(stop: threading.Event) -> None:
 def _print_outcome(outcome) -> None:
     if outcome.status == "busy":
         return
-    counts = ", ".join(f"{k} {v}" for k, v in (outcome.counts or {}).items() if not isinstance(v, dict))
-    line = f"{_local(datetime.now().astimezone())}  {outcome.job:<28} {outcome.status:<9} {counts}".rstrip()
+    line = f"{_local(datetime.now().astimezone())}  {outcome.job:<28} {outcome.status:<9} "
+    line = (line + _counts_text(outcome.counts)).rstrip()
     if outcome.error:
         line += f"\n    {outcome.error}"
     click.echo(line)
+
+
+def _counts_text(counts: dict | None, prefix: str = "") -> str:
+    """``read 31, new 2, by_status.posted 3`` (nested counts flattened)."""
+    parts = []
+    for key, value in (counts or {}).items():
+        if isinstance(value, dict):
+            nested = _counts_text(value, f"{prefix}{key}.")
+            if nested:
+                parts.append(nested)
+        else:
+            parts.append(f"{prefix}{key} {value}")
+    return ", ".join(parts)
 
 
 def _print_json_line(outcome) -> None:
@@ -153,7 +166,7 @@ def jobs_runs(ctx: Context, job: str | None, limit: int, as_json: bool) -> None:
             took = f" ({seconds.total_seconds():.1f}s)"
         click.echo(f"{row['id']:>6} {_local(row['started_at'])}{took}  {row['job']}  {row['status']}  "
                    f"{row['host']}:{row['pid']}")
-        counts = ", ".join(f"{k} {v}" for k, v in (row["counts"] or {}).items() if not isinstance(v, dict))
+        counts = _counts_text(row["counts"])
         if counts:
             click.echo(f"         {counts}")
         if row["error"]:
