@@ -210,6 +210,8 @@ class Outbound:
             rows = session.execute(select(ClaimVersion, Claim).join(Claim, Claim.id == ClaimVersion.claim_id)
                                    .where(ClaimVersion.batch_id == batch_id)).all()
             for version, claim in rows:
+                if version.status != ClaimStatus.BATCHED:
+                    continue  # the clearinghouse's answer was posted first and already moved it on
                 recorder.set_status(session, claim, version, ClaimStatus.SUBMITTED, actor=ACTOR,
                                     reason=f"{name} delivered to {batch.clearinghouse}")
             summary = _summary(batch, already_present=outcome.already_present)

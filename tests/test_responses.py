@@ -363,3 +363,22 @@ def test_remits_match_cli_posts_an_unmatched_payment(loop):
     assert f"matched to {pcn} and posted" in done.output
     again = runner.invoke(main, [*config, "remits", "match", str(item["id"]), pcn, "--reason", "twice"])
     assert again.exit_code != 0 and "not in the unmatched queue" in again.output
+
+
+def test_an_answer_posted_before_the_senders_bookkeeping_still_applies(loop):
+    """The responses job may post a 999/277CA/835 between the upload and the moment the sender marks the claims
+    submitted; the answer proves delivery, and the sender's bookkeeping then leaves those claims alone."""
+    from sqlalchemy import update
+
+    with loop.runtime() as runtime:
+        with runtime.store.transaction() as session:
+            session.execute(update(ClaimVersion).where(ClaimVersion.batch_id.is_not(None)).values(status="batched"))
+        summary = fetch_responses(runtime)
+        assert summary.ok
+        with runtime.store.transaction() as session:
+            statuses = Counter(v.status for v in session.execute(
+                select(ClaimVersion).where(ClaimVersion.batch_id.is_not(None))).scalars())
+            assert set(statuses) <= {"paid", "partially_paid", "denied"}, statuses
+            delivered = session.execute(select(func.count()).select_from(ClaimEvent).where(
+                ClaimEvent.reason.like("delivered: %"))).scalar_one()
+            assert delivered == statuses.total()

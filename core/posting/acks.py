@@ -33,7 +33,13 @@ _WAITING = {ClaimStatus.SUBMITTED.value, ClaimStatus.BATCHED.value}
 
 def move(session: Session, recorder: StatusRecorder, claim: Claim, version: ClaimVersion, new: ClaimStatus,
          reason: str) -> bool:
-    """Change ``version``'s status to ``new`` when the lifecycle allows it; False when it stays."""
+    """Change ``version``'s status to ``new`` when the lifecycle allows it; False when it stays.
+
+    A claim still ``batched`` is first marked ``submitted``: an answer about it proves its file arrived (the
+    answer can be posted between the upload and the sender's bookkeeping, which then leaves it alone)."""
+    if version.status == ClaimStatus.BATCHED and new != ClaimStatus.BATCHED:
+        recorder.set_status(session, claim, version, ClaimStatus.SUBMITTED, actor=ACTOR,
+                            reason="delivered: the clearinghouse answered about it")
     old = ClaimStatus(version.status)
     if old == new or new not in TRANSITIONS[old]:
         return False

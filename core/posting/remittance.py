@@ -388,6 +388,8 @@ class _Posting:
             judged = self._money_outcome(cp)
         self.counts[judged] += 1
         target = _STATUS_OF[judged]
+        if known.status == ClaimStatus.BATCHED:  # answered before the sender's bookkeeping: it arrived
+            self._move(known, ClaimStatus.SUBMITTED, "delivered: the payer's 835 answered it")
         if known.status == ClaimStatus.SUBMITTED and target not in TRANSITIONS[ClaimStatus.SUBMITTED]:
             self._move(known, ClaimStatus.ACCEPTED, "accepted into adjudication (the payer's 835 answered it)")
         self._move(known, target, f"835 {trace}: charge {cp.charge}, paid {cp.paid}, patient responsibility "
