@@ -316,6 +316,8 @@ def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Pat
     counts: dict[str, int] = {}
     remittances: list[RemittanceOutcome] = []
     transactions = check.transactions if check.transactions is not None else iter_transactions(path, name=name)
+    hook = getattr(plugins.pm.hook, "remittance_posted", None)
+    listening = hook is not None and bool(hook.get_hookimpls())
     with runtime.store.transaction() as session:
         row = InboundFile(clearinghouse=clearinghouse, name=name[:255], sha256=sha, size=size,
                           kinds=" ".join(check.kinds), status="posted", stored_path=str(path),
@@ -325,7 +327,7 @@ def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Pat
         session.add(InboundDelivery(file_id=row.id, clearinghouse=clearinghouse, name=name[:255]))
         for tx in transactions:
             if isinstance(tx, Remittance835):
-                outcome = post_835(session, row.id, tx, recorder, codes)
+                outcome = post_835(session, row.id, tx, recorder, codes, keep_results=listening)
                 remittances.append(outcome)
                 done = outcome.counts
             elif isinstance(tx, TA1Ack):

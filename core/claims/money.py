@@ -69,7 +69,24 @@ def claim_to_json(claim: dict, *, indent: int | None = None, compact: bool = Fal
         text = (_COMPACT if compact else _ENCODER).encode(claim)
     else:
         text = json.dumps(claim, default=_encode_decimal, ensure_ascii=False, indent=indent)
-    return _MARKED.sub(r"\1", text)
+    return _unmark(text)
+
+
+_OPEN = '"\\u0000dec:'
+
+
+def _unmark(text: str) -> str:
+    """Turn each ``"\u0000dec:123.45"`` the encoder wrote back into the bare number ``123.45`` (string
+    operations: several times quicker than a regular-expression substitution with a template)."""
+    parts = text.split(_OPEN)
+    if len(parts) == 1:
+        return text
+    out = [parts[0]]
+    for part in parts[1:]:
+        end = part.index('"')
+        out.append(part[:end])
+        out.append(part[end + 1:])
+    return "".join(out)
 
 
 def claim_from_json(text: str | bytes) -> dict:

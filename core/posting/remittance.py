@@ -28,6 +28,7 @@ thousands of claims a second; claim status changes go through :class:`StatusReco
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -127,8 +128,14 @@ def payer_key_of(remittance: Remittance835) -> str:
 
 
 def _adjustments_json(adjustments: list[Adjustment]) -> str:
+    if not adjustments:
+        return "[]"
     return json.dumps([{"group": a.group, "reason": a.reason, "amount": str(a.amount),
                         "quantity": None if a.quantity is None else str(a.quantity)} for a in adjustments])
+
+
+def _codes_json(codes: list[str]) -> str:
+    return json.dumps(codes) if codes else "[]"
 
 
 class _Classifier:
@@ -147,10 +154,14 @@ class _Classifier:
 
 
 def post_835(session: Session, file_id: int, remittance: Remittance835, recorder: StatusRecorder,
-             codes: CodeLists, *, build_results: bool = True,
+             codes: CodeLists, *, build_results: bool = True, keep_results: bool = True,
              claim_response: Callable[..., dict] | None = None,
              payment_reconciliation: Callable[..., dict] | None = None) -> RemittanceOutcome:
-    """Post ``remittance`` (already balanced) inside ``session``'s transaction."""
+    """Post ``remittance`` (already balanced) inside ``session``'s transaction.
+
+    ``build_results``: make and store the FHIR ClaimResponses and PaymentReconciliation. ``keep_results``: also
+    keep each ClaimResponse in the outcome for the ``remittance_posted`` hook (pass False when no plugin
+    listens: a large 835 then does not hold every resource in memory)."""
     if build_results and (claim_response is None or payment_reconciliation is None):
         from claimbridge.claims import results
 
@@ -164,9 +175,17 @@ def post_835(session: Session, file_id: int, remittance: Remittance835, recorder
         outcome.duplicate = True
         outcome.counts = {"duplicate_remittances": 1}
         return outcome
-    return _Posting(session, file_id, remittance, recorder, _Classifier(codes), outcome,
-                    claim_response if build_results else None,
-                    payment_reconciliation if build_results else None).run()
+    posting = _Posting(session, file_id, remittance, recorder, _Classifier(codes), outcome,
+                       claim_response if build_results else None,
+                       payment_reconciliation if build_results else None)
+    posting.keep_results = keep_results
+    collecting = gc.isenabled()
+    gc.disable()  # thousands of small dicts and rows, no cycles: the collector would only rescan them
+    try:
+        return posting.run()
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Posting:
@@ -181,6 +200,7 @@ class _Posting:
         self.taken: set[tuple[str, int]] = set()  # postings already claimed by a reversal
         self.events: list[dict] = []
         self.now = utcnow()
+        self.keep_results = True
 
     # -- the whole transaction set ---------------------------------------------------------------------
 
@@ -300,7 +320,7 @@ class _Posting:
             "outcome": judged, "charge": cp.charge, "paid": cp.paid,
             "patient_responsibility": cp.patient_responsibility or _ZERO, "allowed": _allowed(cp),
             "payer_claim_number": (cp.payer_claim_control_number or None) and cp.payer_claim_control_number[:50],
-            "adjustments": _adjustments_json(cp.adjustments), "remarks": json.dumps(list(cp.remarks)),
+            "adjustments": _adjustments_json(cp.adjustments), "remarks": _codes_json(cp.remarks),
             "match": match, "match_note": note, "reverses_id": None, "reversed_by_id": None, "fhir": None,
             "segment": cp.segment,
         }
@@ -312,9 +332,10 @@ class _Posting:
                                            line_sequences=[s[0] if s else None for s in sequences],
                                            identifier=identifier)
             row["fhir"] = claim_to_json(resource, compact=True)
-            out.claims.append(PostedClaim(known.claim_id if known else None, cp.patient_control_number,
-                                          known.source if known else None,
-                                          known.encounter_key if known else None, judged, resource))
+            if self.keep_results:
+                out.claims.append(PostedClaim(known.claim_id if known else None, cp.patient_control_number,
+                                              known.source if known else None,
+                                              known.encounter_key if known else None, judged, resource))
         claim_rows.append(row)
         for number, (line, sequence) in enumerate(zip(cp.lines, sequences, strict=True)):
             counts["lines"] += 1
@@ -328,7 +349,7 @@ class _Posting:
                 "units": None if line.units is None else str(line.units)[:15],
                 "control_number": (line.control_number or None) and line.control_number[:50],
                 "service_date": line.service_date or cp.statement_start,
-                "adjustments": _adjustments_json(line.adjustments), "remarks": json.dumps(list(line.remarks)),
+                "adjustments": _adjustments_json(line.adjustments), "remarks": _codes_json(line.remarks),
             })
         if known is None:
             counts["unmatched"] += 1
