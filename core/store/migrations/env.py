@@ -4,6 +4,7 @@ URL in the Alembic config when run from the ``alembic`` command line."""
 from alembic import context
 from sqlalchemy import create_engine
 
+from claimbridge.store.migrations.env_filter import include_object
 from claimbridge.store.models import Base
 
 config = context.config
@@ -14,14 +15,14 @@ def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(connection=connection, target_metadata=target_metadata,
-                          render_as_batch=connection.dialect.name == "sqlite")
+                          render_as_batch=connection.dialect.name == "sqlite", include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
         return
     engine = create_engine(config.get_main_option("sqlalchemy.url"))
     with engine.connect() as conn:
         context.configure(connection=conn, target_metadata=target_metadata,
-                          render_as_batch=conn.dialect.name == "sqlite")
+                          render_as_batch=conn.dialect.name == "sqlite", include_object=include_object)
         with context.begin_transaction():
             context.run_migrations()
 
