@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from claimbridge.config import JobTiming, Settings
-from claimbridge.errors import FatalError
 from claimbridge.pipeline import Runtime, build_claims, pull, submit
 from claimbridge.schedule.locks import cluster_lock
 
@@ -87,16 +86,13 @@ def run_job_body(runtime: Runtime, spec: JobSpec, lock_folder: Path) -> JobResul
 
 
 def _fetch_responses(runtime: Runtime, clearinghouse: str) -> JobResult:
-    try:
-        from claimbridge.inbound import fetch_responses
-    except ModuleNotFoundError as exc:
-        if exc.name != "claimbridge.inbound":
-            raise
-        raise FatalError("fetching responses needs claimbridge.inbound, which this installation lacks; upgrade "
-                         "claimbridge or disable the job (schedule.responses.enabled: false)") from None
+    from claimbridge.inbound import fetch_responses
+
     data = fetch_responses(runtime, clearinghouse_names=[clearinghouse]).to_dict()
-    errors = data.get("errors") if isinstance(data, dict) else None
-    return JobResult(counts=countable(data), errors=[str(e) for e in errors or []])
+    counts = {"files": data["files"], **{f"files_{status}": n for status, n in data["by_status"].items()},
+              **{key: n for key, n in data["counts"].items() if n},
+              **{f"money_{key}": amount for key, amount in data["money"].items()}}
+    return JobResult(counts=counts, errors=[str(e) for e in data["errors"]])
 
 
 def countable(data: Any) -> Any:
