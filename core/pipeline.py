@@ -210,7 +210,8 @@ def pull(runtime: Runtime, source_names: list[str] | None = None, *,
                 setattr(outcome, attr, synced.total(attr))
         except ClaimbridgeError as exc:
             outcome.error = str(exc)
-            result.errors.append(f"source {entry.name}: {exc}")
+            prefix = f"source {entry.name}: "
+            result.errors.append(outcome.error if outcome.error.startswith(prefix) else prefix + outcome.error)
             log.error("source %s failed: %s", entry.name, exc)
         result.sources.append(outcome)
     return result
