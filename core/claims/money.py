@@ -11,6 +11,8 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import orjson
+
 CENT = Decimal("0.01")
 USD = "USD"
 
@@ -58,15 +60,25 @@ def _encode_decimal(value: Any) -> str:
 
 
 _ENCODER = json.JSONEncoder(default=_encode_decimal, ensure_ascii=False, check_circular=False)
-_COMPACT = json.JSONEncoder(default=_encode_decimal, ensure_ascii=False, check_circular=False,
-                            separators=(",", ":"))
+
+
+def _fragment(value: Any) -> orjson.Fragment:
+    """orjson's hook for a Decimal: the number written verbatim, every digit kept."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError(f"{value} cannot be written as JSON")
+        return orjson.Fragment(format(value, "f"))
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def claim_to_json(claim: dict, *, indent: int | None = None, compact: bool = False) -> str:
     """A Claim (or any JSON-able dict holding Decimals) as JSON text; Decimals keep every digit. ``compact``
-    leaves out the spaces after separators (what posting stores: smaller, quicker)."""
+    leaves out the spaces after separators and uses orjson (what posting stores: smaller, several times
+    quicker); the output is otherwise the same."""
+    if compact and indent is None:
+        return orjson.dumps(claim, default=_fragment).decode()
     if indent is None:
-        text = (_COMPACT if compact else _ENCODER).encode(claim)
+        text = _ENCODER.encode(claim)
     else:
         text = json.dumps(claim, default=_encode_decimal, ensure_ascii=False, indent=indent)
     return _unmark(text)
