@@ -363,7 +363,7 @@ def _money(remittances: list[RemittanceOutcome]) -> dict[str, Decimal]:
 def _announce_remittances(runtime, remittances: list[RemittanceOutcome]) -> list[str]:
     """Tell plugins (``remittance_posted``); a failing plugin is logged and noted on the remittance, the
     posting stands."""
-    from claimbridge.claims.results import PostedClaimResponse, RemittancePosted
+    from claimbridge.claims.results import RemittancePosted
     from claimbridge.store.models import Remittance
 
     errors: list[str] = []
@@ -376,8 +376,7 @@ def _announce_remittances(runtime, remittances: list[RemittanceOutcome]) -> list
         event = RemittancePosted(
             remittance_id=outcome.remittance_id, payer_key=outcome.payer_key, trace_number=outcome.trace_number,
             payment_reconciliation=outcome.payment_reconciliation,
-            claim_responses=tuple(PostedClaimResponse(c.claim_id, c.pcn, c.source, c.encounter_key, c.outcome,
-                                                      c.resource) for c in outcome.claims),
+            claim_responses=tuple(outcome.claims),
             settings=runtime.settings, config_dir=runtime.config_path.parent.resolve())
         failures = runtime.plugins.notify("remittance_posted", remittance=event)
         if failures:

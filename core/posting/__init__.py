@@ -6,7 +6,7 @@ functions through :func:`claimbridge.inbound.receive_file`, which keeps, validat
 from __future__ import annotations
 
 from claimbridge.posting.acks import post_277ca, post_999, post_ta1
-from claimbridge.posting.remittance import PostedClaim, RemittanceOutcome, payer_key_of, post_835
+from claimbridge.posting.remittance import RemittanceOutcome, payer_key_of, post_835
 
-__all__ = ["PostedClaim", "RemittanceOutcome", "payer_key_of", "post_277ca", "post_835", "post_999",
+__all__ = ["RemittanceOutcome", "payer_key_of", "post_277ca", "post_835", "post_999",
            "post_ta1"]

@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from claimbridge.claims.denials import CodeLists, DenialClass
 from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.money import claim_to_json
+from claimbridge.claims.results import PostedClaimResponse
 from claimbridge.claims.states import TRANSITIONS, ClaimStatus, StatusChange
 from claimbridge.posting.acks import ACTOR
 from claimbridge.store.models import (
@@ -56,25 +57,13 @@ from claimbridge.store.models import (
 )
 from claimbridge.x12.responses import Adjustment, ClaimPayment, Remittance835
 
-__all__ = ["PostedClaim", "RemittanceOutcome", "payer_key_of", "post_835"]
+__all__ = ["RemittanceOutcome", "payer_key_of", "post_835"]
 
 _ZERO = Decimal(0)
 _CHUNK = 500
 _FORWARDED = {"19", "20", "21"}
 _STATUS_OF = {"paid": ClaimStatus.PAID, "partially_paid": ClaimStatus.PARTIALLY_PAID,
               "denied": ClaimStatus.DENIED}
-
-
-@dataclass
-class PostedClaim:
-    """What the ``remittance_posted`` hook is told about one claim payment."""
-
-    claim_id: int | None
-    pcn: str
-    source: str | None
-    encounter_key: str | None
-    outcome: str
-    resource: dict
 
 
 @dataclass
@@ -91,7 +80,7 @@ class RemittanceOutcome:
     adjusted: Decimal = _ZERO
     patient_responsibility: Decimal = _ZERO
     payment_reconciliation: dict | None = None
-    claims: list[PostedClaim] = field(default_factory=list)
+    claims: list[PostedClaimResponse] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -333,7 +322,7 @@ class _Posting:
                                            identifier=identifier)
             row["fhir"] = claim_to_json(resource, compact=True)
             if self.keep_results:
-                out.claims.append(PostedClaim(known.claim_id if known else None, cp.patient_control_number,
+                out.claims.append(PostedClaimResponse(known.claim_id if known else None, cp.patient_control_number,
                                               known.source if known else None,
                                               known.encounter_key if known else None, judged, resource))
         claim_rows.append(row)
