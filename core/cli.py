@@ -105,17 +105,24 @@ def plugins() -> None:
 @plugins.command("list")
 @click.option("--json", "as_json", is_flag=True, help="one JSON document")
 def plugins_list(as_json: bool) -> None:
-    """Show each plugin, its version and what it registers."""
+    """Show each plugin, its version, where it came from and what it registers; and plugins that failed to load.
+
+    A plugin that fails to load is skipped (the others and the core run without it) and listed with the reason.
+    """
     from dataclasses import asdict
 
-    from claimbridge.plugin_host import create_plugin_host
+    from claimbridge.plugin_host import DISABLE_ENV, create_plugin_host
 
-    infos = create_plugin_host().describe()
+    host = create_plugin_host()
+    infos = host.describe()
     if as_json:
-        click.echo(json.dumps([asdict(i) for i in infos], indent=2))
+        entries = [asdict(i) | {"status": "loaded"} for i in infos]
+        entries += [{"name": f.name, "origin": f.origin, "status": "failed", "error": f.reason} for f in host.failed]
+        entries += [{"name": d.name, "origin": d.origin, "status": "disabled"} for d in host.disabled]
+        click.echo(json.dumps(entries, indent=2))
         return
     for info in infos:
-        click.echo(f"{info.name} {info.version} ({info.module})")
+        click.echo(f"{info.name} {info.version} ({info.module}) from {info.origin}")
         if info.sources:
             click.echo(f"  sources: {', '.join(info.sources)}")
         if info.clearinghouses:
@@ -126,6 +133,12 @@ def plugins_list(as_json: bool) -> None:
         if info.payer_profiles:
             click.echo(f"  payer profiles: {', '.join(info.payer_profiles)}")
         click.echo(f"  hooks: {', '.join(info.hooks)}")
+    for failure in host.failed:
+        click.echo(f"{failure.name} FAILED TO LOAD (skipped) from {failure.origin}")
+        click.echo(f"  error: {failure.reason}")
+    if host.disabled:
+        # by count only: the names are the ones in the variable, and a switched-off plugin stays out of the text
+        click.echo(f"{len(host.disabled)} plugin(s) disabled by {DISABLE_ENV} (names and origins in --json)")
 
 
 @main.command()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -21,6 +22,8 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "claimbridge"
 DISABLE_ENV = "CLAIMBRIDGE_DISABLE_PLUGINS"
+#: the distribution whose own entry points count as built-in
+OWN_DISTRIBUTION = "claimbridge"
 
 #: built-in plugins that are part of the core and always registered (not subject to ``CLAIMBRIDGE_DISABLE_PLUGINS``:
 #: a practice turns off single scrub rules with a payer profile's ``disabled_rules``, never the whole scrubber)
@@ -34,6 +37,27 @@ BUILTIN_PLUGINS = {
     "ehr_fhir": "claimbridge.plugins.ehr_fhir.plugin",
     "clearinghouse_sftp": "claimbridge.plugins.clearinghouse_sftp.plugin",
 }
+
+
+#: the origin of the core plugins and of the project's own entry points
+BUILTIN_ORIGIN = "built-in"
+#: the origin of plugins passed to :func:`create_plugin_host` as ``extra_plugins``
+IN_PROCESS_ORIGIN = "in-process"
+
+
+class FailedPlugin(NamedTuple):
+    """An entry-point plugin that could not be loaded: skipped, the rest of claimbridge runs without it."""
+
+    name: str
+    origin: str
+    reason: str  # ``ErrorType: message``
+
+
+class DisabledPlugin(NamedTuple):
+    """An entry-point plugin switched off by ``CLAIMBRIDGE_DISABLE_PLUGINS``."""
+
+    name: str
+    origin: str
 
 
 class HookFailure(NamedTuple):
@@ -51,11 +75,16 @@ class HookFailure(NamedTuple):
 
 @dataclass
 class PluginInfo:
-    """What ``claimbridge plugins list`` shows about one plugin."""
+    """What ``claimbridge plugins list`` shows about one plugin.
+
+    ``origin`` is ``built-in`` (the core and the project's own entry points), ``DIST VERSION`` for the installed
+    distribution that declared the entry point, or ``in-process`` for plugins handed to :func:`create_plugin_host`.
+    """
 
     name: str
     module: str
     version: str
+    origin: str = BUILTIN_ORIGIN
     hooks: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     clearinghouses: list[str] = field(default_factory=list)
@@ -66,10 +95,17 @@ class PluginInfo:
 class PluginHost:
     """A pluggy manager plus the registries its registration hooks fill."""
 
-    def __init__(self, manager: pluggy.PluginManager, versions: dict[str, str]):
+    def __init__(self, manager: pluggy.PluginManager, versions: dict[str, str],
+                 origins: dict[str, str] | None = None, failed: Iterable[FailedPlugin] = (),
+                 disabled: Iterable[DisabledPlugin] = ()):
         self.pm = manager
         self.hook = manager.hook
         self._versions = versions
+        self._origins = origins or {}
+        #: entry-point plugins that failed to load (import error, invalid hook implementation), in load order
+        self.failed: list[FailedPlugin] = list(failed)
+        #: entry-point plugins switched off by ``CLAIMBRIDGE_DISABLE_PLUGINS``
+        self.disabled: list[DisabledPlugin] = list(disabled)
         self.sources: dict[str, type[EhrSource]] = {}
         self.clearinghouses: dict[str, type[Clearinghouse]] = {}
         #: scrub rule classes by rule id, payer profiles by name (``register_scrub_rules``,
@@ -149,7 +185,8 @@ class PluginHost:
         infos = []
         for name, plugin in self.pm.list_name_plugin():
             info = PluginInfo(name=name, module=getattr(plugin, "__name__", repr(plugin)),
-                              version=self._versions.get(name, "unknown"))
+                              version=self._versions.get(name, "unknown"),
+                              origin=self._origins.get(name, IN_PROCESS_ORIGIN))
             info.hooks = sorted(impl.name for impl in self.pm.get_hookcallers(plugin) or [])
             info.sources = sorted(t for (k, t), p in self._registered_by.items() if k == "source" and p == name)
             info.clearinghouses = sorted(t for (k, t), p in self._registered_by.items()
@@ -189,35 +226,104 @@ def create_plugin_host(extra_plugins: Iterable[ModuleType | object] = (),
     of group ``claimbridge`` not blocked by ``CLAIMBRIDGE_DISABLE_PLUGINS`` (comma-separated entry-point names),
     then ``extra_plugins``.
 
-    Ends with ``check_pending()`` so an implementation of a hook that does not exist (a typo) fails loudly.
+    An entry point that cannot be loaded (its import raises, or a hook implementation fails pluggy's validation:
+    a wrong signature, a hook that does not exist) is skipped with a warning and recorded in
+    :attr:`PluginHost.failed`; it never stops the other plugins or the core. Ends with ``check_pending()`` so an
+    implementation of a hook that does not exist in code handed over as ``extra_plugins`` fails loudly.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     blocked = disabled_plugins(env)
     versions: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    failed: list[FailedPlugin] = []
+    disabled: list[DisabledPlugin] = []
     for name, module_name in CORE_PLUGINS.items():
         pm.register(importlib.import_module(module_name), name=name)
         versions[name] = _own_version()
+        origins[name] = BUILTIN_ORIGIN
     seen: set[str] = set()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.name in seen:
             continue  # the same distribution visible twice on sys.path (editable + regular install)
         seen.add(ep.name)
+        origin = _origin(ep)
         if ep.name in blocked:
             log.info("plugin %s disabled by %s", ep.name, DISABLE_ENV)
+            disabled.append(DisabledPlugin(ep.name, origin))
             continue
-        module = ep.load()
-        pm.register(module, name=ep.name)
+        reason = _load_entry_point(pm, ep)
+        if reason is not None:
+            log.warning("plugin %s (%s) failed to load and is skipped: %s", ep.name, origin, reason)
+            failed.append(FailedPlugin(ep.name, origin, reason))
+            continue
         versions[ep.name] = ep.dist.version if ep.dist else "unknown"
+        origins[ep.name] = origin
     for name, module_name in BUILTIN_PLUGINS.items():
-        if name not in seen and name not in blocked:
-            pm.register(importlib.import_module(module_name), name=name)
-            versions[name] = _own_version()
+        if name in seen:
+            continue
+        if name in blocked:
+            disabled.append(DisabledPlugin(name, BUILTIN_ORIGIN))
+            continue
+        pm.register(importlib.import_module(module_name), name=name)
+        versions[name] = _own_version()
+        origins[name] = BUILTIN_ORIGIN
     for plugin in extra_plugins:
         name = pm.register(plugin)
         versions[name] = getattr(plugin, "__version__", "unknown")
+        origins[name] = IN_PROCESS_ORIGIN
     pm.check_pending()
-    return PluginHost(pm, versions)
+    return PluginHost(pm, versions, origins, failed, disabled)
+
+
+def _origin(ep: EntryPoint) -> str:
+    """``built-in`` for the project's own entry points, else the declaring distribution's name and version."""
+    dist = ep.dist
+    if dist is None:
+        return "unknown distribution"
+    name = dist.metadata["Name"] or getattr(dist, "name", None) or "unknown distribution"
+    if _normalise(name) == _normalise(OWN_DISTRIBUTION):
+        return BUILTIN_ORIGIN
+    return f"{name} {dist.version}"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _load_entry_point(pm: pluggy.PluginManager, ep: EntryPoint) -> str | None:
+    """Import and register one entry point; on any failure leave nothing of it registered and return the reason
+    (``ErrorType: message``), else ``None``."""
+    try:
+        module = ep.load()
+    except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the others or the core
+        return _reason(exc)
+    try:
+        pm.register(module, name=ep.name)
+        _check_pending_for(pm, module)
+    except Exception as exc:  # noqa: BLE001 - as above: validation errors and anything else
+        try:
+            pm.unregister(name=ep.name)
+        except Exception:  # noqa: BLE001 - half-registered: make sure the name is free again
+            log.debug("could not unregister plugin %s cleanly", ep.name, exc_info=True)
+        return _reason(exc)
+    return None
+
+
+def _check_pending_for(pm: pluggy.PluginManager, plugin: object) -> None:
+    """``PluginManager.check_pending`` restricted to one plugin: a non-optional implementation of a hook that
+    has no spec (a misspelt hook name) is an error."""
+    for caller in pm.get_hookcallers(plugin) or []:
+        if caller.has_spec():
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin and not impl.optionalhook:
+                raise pluggy.PluginValidationError(plugin, f"unknown hook {caller.name!r} in plugin "
+                                                           f"{getattr(plugin, '__name__', plugin)!r}")
+
+
+def _reason(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _own_version() -> str:
