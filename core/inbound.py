@@ -137,6 +137,12 @@ def fetch_responses(runtime, *, clearinghouse_names: list[str] | None = None, pr
                 for remote in waiting:
                     content = clearinghouse.fetch(remote.name)
                     sha = hashlib.sha256(content).hexdigest()
+                    seen = _record_if_seen(runtime.store, entry.name, remote.name, sha)
+                    if seen is not None:  # a re-delivery: recorded, archived, not kept again
+                        summary.files.append(seen)
+                        progress(f"{remote.name}: {seen.status} ({seen.reason})")
+                        clearinghouse.archive(remote.name)
+                        continue
                     path = _keep(runtime.settings.workdir, remote.name, sha, content)
                     kept.append((_envelope_order(content, remote.name), remote.name, sha, path, len(content)))
                     del content
@@ -166,7 +172,7 @@ def receive_file(runtime, clearinghouse: str, name: str, content: bytes) -> File
 
 def _receive(runtime, clearinghouse: str, name: str, sha: str, path: Path, size: int) -> FileOutcome:
     store = runtime.store
-    seen = _record_if_seen(store, clearinghouse, name, sha)
+    seen = _record_if_seen(store, clearinghouse, name, sha)  # another process may have posted it meanwhile
     if seen is not None:
         return seen
     check = _check(path, name)

@@ -382,3 +382,18 @@ def test_an_answer_posted_before_the_senders_bookkeeping_still_applies(loop):
             delivered = session.execute(select(func.count()).select_from(ClaimEvent).where(
                 ClaimEvent.reason.like("delivered: %"))).scalar_one()
             assert delivered == statuses.total()
+
+
+def test_a_file_delivered_again_under_another_name_is_archived_and_not_kept_twice(loop):
+    outbound = loop.root / "clearinghouse" / "outbound"
+    first = next(p for p in answers(loop, ".835") if "reprocessed" not in p.name)
+    content = first.read_bytes()
+    with loop.runtime() as runtime:
+        fetch_responses(runtime)
+        (outbound / "redelivered.835").write_bytes(content)
+        again = fetch_responses(runtime)
+        assert [(f.name, f.status) for f in again.files] == [("redelivered.835", "duplicate")]
+        assert not answers(loop)
+        kept = [p for p in (loop.root / "inbound").rglob("*") if p.is_file()]
+        assert not any(p.name.endswith("redelivered.835") for p in kept)
+        assert count(runtime, InboundDelivery, InboundDelivery.duplicate.is_(True)) == 1
