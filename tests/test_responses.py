@@ -397,3 +397,23 @@ def test_a_file_delivered_again_under_another_name_is_archived_and_not_kept_twic
         kept = [p for p in (loop.root / "inbound").rglob("*") if p.is_file()]
         assert not any(p.name.endswith("redelivered.835") for p in kept)
         assert count(runtime, InboundDelivery, InboundDelivery.duplicate.is_(True)) == 1
+
+
+def test_forwarded_and_not_our_claim_are_recorded(loop):
+    remit = next(p for p in answers(loop, ".835") if "reprocessed" not in p.name)
+    text = remit.read_text()
+    paid = re.findall(r"CLP\*([A-Z0-9]+)\*1\*", text)
+    forwarded, not_ours = paid[0], paid[1]
+    changed = text.replace(f"CLP*{forwarded}*1*", f"CLP*{forwarded}*19*").replace(f"CLP*{not_ours}*1*",
+                                                                                  f"CLP*{not_ours}*23*")
+    with loop.runtime() as runtime:
+        outcome = receive_file(runtime, "sandbox", "forwarded.835", changed.encode())
+        assert outcome.status == "posted", outcome.reason
+        assert (outcome.counts["forwarded"], outcome.counts["not_ours"]) == (1, 1)
+        with runtime.store.transaction() as session:
+            rows = {r.pcn: r for r in session.execute(select(RemittanceClaim)).scalars()}
+            assert rows[forwarded].outcome == "forwarded" and rows[not_ours].outcome == "not_ours"
+            versions = {v.pcn: v.status for v in session.execute(
+                select(ClaimVersion).where(ClaimVersion.pcn.in_([forwarded, not_ours]))).scalars()}
+            assert versions[forwarded] in ("paid", "partially_paid")  # the status follows the money
+            assert versions[not_ours] == "submitted"  # the payer says it is not its claim: nothing changes

@@ -350,8 +350,9 @@ class _Posting:
             (a.amount for line in cp.lines for a in line.adjustments), _ZERO)
         self._apply_status(cp, known, judged, match)
 
-    def _judge(self, cp: ClaimPayment, claim_remarks: tuple[str, ...]) -> str:
-        code = cp.status_code
+    def _judge(self, cp: ClaimPayment, claim_remarks: tuple[str, ...], code: str | None = None) -> str:
+        """The outcome of ``cp``; ``code`` stands in for CLP02 (a forwarded claim is judged as CLP02 1)."""
+        code = code or cp.status_code
         if code == "22":
             return "reversal"
         if code == "23":
@@ -373,14 +374,6 @@ class _Posting:
             return "denied"
         return "partially_paid" if denied > 0 else "paid"
 
-    def _money_outcome(self, cp: ClaimPayment) -> str:
-        """For a forwarded claim: what the money says (as CLP02 1 would)."""
-        code, cp.status_code = cp.status_code, "1"
-        try:
-            return self._judge(cp, tuple(cp.remarks))
-        finally:
-            cp.status_code = code
-
     def _apply_status(self, cp: ClaimPayment, known: _Known, judged: str, match: str) -> None:
         if cp.payer_claim_control_number and judged != "not_ours":
             known.payer_claim_number = cp.payer_claim_control_number[:50]
@@ -395,7 +388,7 @@ class _Posting:
             return
         if judged == "forwarded":
             self.counts["forwarded"] += 1
-            judged = self._money_outcome(cp)
+            judged = self._judge(cp, tuple(cp.remarks), code="1")  # the status follows the money
         self.counts[judged] += 1
         target = _STATUS_OF[judged]
         if known.status == ClaimStatus.BATCHED:  # answered before the sender's bookkeeping: it arrived
