@@ -75,7 +75,8 @@ def denials_list(obj, status: str, category: str | None, action: str | None, pay
 @click.pass_obj
 def denials_show(obj, denial_id: int, as_json: bool) -> None:
     """One denial: claim, payer, amounts, codes with their texts, what to do, and the claim's history."""
-    from claimbridge.claims.worklist import code_lists_for, show_denial
+    from claimbridge.claims.denials import code_lists_for
+    from claimbridge.claims.worklist import show_denial
 
     with obj.runtime() as runtime:
         d = show_denial(runtime.store, denial_id, codes=code_lists_for(runtime.config_path))
@@ -302,16 +303,15 @@ def remits_dismiss(obj, remittance_claim_id: int, reason: str, actor: str) -> No
 def remits_match(obj, remittance_claim_id: int, pcn: str, reason: str, actor: str) -> None:
     """Match a claim payment from the unmatched queue (ID as `remits unmatched` shows it) to the claim version
     numbered PCN, and post it: status, lines, denials and ClaimResponse, as if the PCN had matched."""
-    from claimbridge.claims.denials import load_code_lists
+    from claimbridge.claims.denials import code_lists_for
     from claimbridge.claims.lifecycle import StatusRecorder
     from claimbridge.posting.manual import match_by_hand
 
     with obj.runtime() as runtime:
-        codes_dir = runtime.config_path.parent / "codes"
         recorder = StatusRecorder()
         with runtime.store.transaction() as session:
             done = match_by_hand(session, remittance_claim_id, pcn, reason=reason, actor=actor, recorder=recorder,
-                                 codes=load_code_lists(codes_dir if codes_dir.is_dir() else None))
+                                 codes=code_lists_for(runtime.config_path))
         recorder.announce(runtime.plugins)
     click.echo(f"remittance claim #{done['claim_payment']} matched to {done['pcn']} and posted: "
                f"{done['outcome'].replace('_', ' ')}; the claim is now {done['status'].replace('_', ' ')}"

@@ -35,7 +35,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from claimbridge.claims.denials import load_code_lists
+from claimbridge.claims.denials import code_lists_for
 from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.money import CENT
 from claimbridge.config import connector_settings
@@ -316,14 +316,12 @@ def _quarantine(store, clearinghouse: str, name: str, sha: str, size: int, path:
 def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Path, check: _Check
           ) -> FileOutcome:
     plugins = runtime.plugins
-    codes_dir = runtime.config_path.parent / "codes"
-    codes = load_code_lists(codes_dir if codes_dir.is_dir() else None)
+    codes = code_lists_for(runtime.config_path)
     recorder = StatusRecorder()
     counts: dict[str, int] = {}
     remittances: list[RemittanceOutcome] = []
     transactions = check.transactions if check.transactions is not None else iter_transactions(path, name=name)
-    hook = getattr(plugins.pm.hook, "remittance_posted", None)
-    listening = hook is not None and bool(hook.get_hookimpls())
+    listening = _listening(plugins)
     with runtime.store.transaction() as session:
         row = InboundFile(clearinghouse=clearinghouse, name=name[:255], sha256=sha, size=size,
                           kinds=" ".join(check.kinds), status="posted", stored_path=str(path),
@@ -366,6 +364,11 @@ def _money(remittances: list[RemittanceOutcome]) -> dict[str, Decimal]:
             "patient_responsibility": sum((r.patient_responsibility for r in posted), _ZERO)}
 
 
+def _listening(plugins) -> bool:
+    """Whether any plugin implements ``remittance_posted`` (else its payload is neither kept nor built)."""
+    return bool(plugins.pm.hook.remittance_posted.get_hookimpls())
+
+
 def _announce_remittances(runtime, remittances: list[RemittanceOutcome]) -> list[str]:
     """Tell plugins (``remittance_posted``); a failing plugin is logged and noted on the remittance, the
     posting stands."""
@@ -373,8 +376,7 @@ def _announce_remittances(runtime, remittances: list[RemittanceOutcome]) -> list
     from claimbridge.store.models import Remittance
 
     errors: list[str] = []
-    hook = getattr(runtime.plugins.pm.hook, "remittance_posted", None)
-    if hook is None or not hook.get_hookimpls():
+    if not _listening(runtime.plugins):
         return errors
     for outcome in remittances:
         if outcome.duplicate or outcome.remittance_id is None or outcome.payment_reconciliation is None:

@@ -46,6 +46,7 @@ __all__ = [
     "DenialRule",
     "SHIPPED_CODES_DIR",
     "classify",
+    "code_lists_for",
     "load_code_lists",
 ]
 
@@ -207,6 +208,13 @@ def load_code_lists(folder: Path | str | None = None) -> CodeLists:
                            f"and/or {RULES_FILE}"], source="denial code lists")
     stamps = tuple((name, _mtime(path / name)) for name in (CARC_FILE, RARC_FILE, RULES_FILE))
     return _load(path, stamps)
+
+
+def code_lists_for(config_path: Path) -> CodeLists:
+    """The code lists of the practice whose configuration is ``config_path``: the shipped ones, updated by a
+    ``codes`` folder beside the configuration file when there is one (docs/denials.md)."""
+    folder = Path(config_path).parent / "codes"
+    return load_code_lists(folder if folder.is_dir() else None)
 
 
 @functools.lru_cache(maxsize=8)

@@ -15,12 +15,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from claimbridge.claims.denials import CodeLists, classify, load_code_lists
+from claimbridge.claims.denials import CodeLists, classify
 from claimbridge.claims.intake import ReplacementOutcome, release_replacement, replace_version
 from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.review import Reviewer
@@ -340,13 +339,6 @@ def dismiss_unmatched(session: Session, remittance_claim_id: int, *, reason: str
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
-
-
-def code_lists_for(config_path: Path) -> CodeLists:
-    """The code lists posting classified with: the shipped ones, updated by a ``codes`` folder beside the
-    configuration file when there is one (docs/denials.md)."""
-    folder = config_path.parent / "codes"
-    return load_code_lists(folder if folder.is_dir() else None)
 
 
 def _denial_query():
