@@ -77,26 +77,29 @@ def post_ta1(session: Session, file_id: int, ack: TA1Ack, recorder: StatusRecord
     if batch is None:
         return counts
     _record_on_batch(batch, outcome, words)
-    if outcome == "rejected":
-        for version in _versions(session, batch):
-            if version.status in _WAITING and move(session, recorder, version.claim, version,
-                                                   ClaimStatus.REJECTED, f"TA1: {words}"):
-                counts["claims_rejected"] += 1
+    if outcome == "rejected":  # an accepted interchange says nothing yet about its claims
+        counts["claims_rejected"] = _answer_claims(session, recorder, batch, outcome, f"TA1: {words}")[
+            "claims_rejected"]
     return counts
 
 
 def post_999(session: Session, file_id: int, ack: Ack999, recorder: StatusRecorder) -> dict:
     counts = {"acknowledgments": 0, "unmatched_acknowledgments": 0, "claims_accepted": 0, "claims_rejected": 0}
     group = _int(ack.group_control_number)
+    answers = []  # (batch, what it answers, status code, words)
     for answer in ack.sets:
         batch = None
         if group is not None:
             batch = _batch(session, gs06=group, st02=_int(answer.control_number)) or _batch(session, gs06=group)
-        words = f"{group_words(ack)}; {ack_set_words(answer)}"
-        outcome = _SET_OUTCOME.get(answer.status, "rejected")
+        answers.append((batch, f"{ack.group_control_number}/{answer.control_number}", answer.status,
+                        f"{group_words(ack)}; {ack_set_words(answer)}"))
+    if not ack.sets:  # an AK9 alone answers the whole group
+        answers.append((_batch(session, gs06=group) if group is not None else None, ack.group_control_number,
+                        ack.group_status.code if ack.group_status else "", group_words(ack)))
+    for batch, reference, status, words in answers:
+        outcome = _SET_OUTCOME.get(status, "rejected")
         session.add(Acknowledgment(file_id=file_id, kind=ack.type, batch_id=batch.id if batch else None,
-                                   reference=f"{ack.group_control_number}/{answer.control_number}",
-                                   outcome=outcome, codes=answer.status or None, detail=words,
+                                   reference=reference, outcome=outcome, codes=status or None, detail=words,
                                    matched=batch is not None))
         counts["acknowledgments"] += 1
         if batch is None:
@@ -105,20 +108,6 @@ def post_999(session: Session, file_id: int, ack: Ack999, recorder: StatusRecord
         _record_on_batch(batch, outcome, words)
         for key, value in _answer_claims(session, recorder, batch, outcome, f"{ack.type}: {words}").items():
             counts[key] += value
-    if not ack.sets:  # an AK9 alone answers the whole group
-        batch = _batch(session, gs06=group) if group is not None else None
-        words = group_words(ack)
-        status = ack.group_status.code if ack.group_status else ""
-        outcome = _SET_OUTCOME.get(status, "rejected")
-        session.add(Acknowledgment(file_id=file_id, kind=ack.type, batch_id=batch.id if batch else None,
-                                   reference=ack.group_control_number, outcome=outcome, codes=status or None,
-                                   detail=words, matched=batch is not None))
-        counts["acknowledgments"] += 1
-        counts["unmatched_acknowledgments"] += int(batch is None)
-        if batch is not None:
-            _record_on_batch(batch, outcome, words)
-            for key, value in _answer_claims(session, recorder, batch, outcome, f"{ack.type}: {words}").items():
-                counts[key] += value
     return counts
 
 
