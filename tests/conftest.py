@@ -43,8 +43,31 @@ def db_url(tmp_path: Path):
 
     name, admin, url = _postgres_database()
     yield url.replace("postgresql://", "postgresql+psycopg://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _drop_postgres_database(admin, name)
+
+
+def _drop_postgres_database(admin: str, name: str) -> None:
+    """Drop a test database. Not ``WITH (FORCE)``: that refuses when an autovacuum worker is in the database
+    (it has no role the test user may signal). Our own leftover sessions are ended; a plain DROP DATABASE
+    cancels autovacuum itself and waits for it; a session still closing gets a few more tries."""
+    import time
+
+    import psycopg
+
+    for attempt in range(40):
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND usename = current_user AND pid <> pg_backend_pid()",
+                (name,),
+            )
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                return
+            except psycopg.errors.ObjectInUse:
+                if attempt == 39:
+                    raise
+        time.sleep(0.25)
 
 
 @pytest.fixture
