@@ -21,8 +21,8 @@ Fixtures:
 Conformance checks (plain functions; each raises :class:`ConformanceError`, an ``AssertionError``, listing every
 problem with what to fix):
 
-* :func:`check_scrub_rule` ``(rule_class, passes=..., fails=...)`` — id, severity, title, fix hint, a ``check``
-  method; the rule passes its passing examples and flags its failing ones with well-formed findings.
+* :func:`check_scrub_rule` ``(rule_class)`` — id, severity, title, fix hint, a ``check`` method; the rule passes
+  its own passing examples (``passes``) and flags its failing ones (``fails``) with well-formed findings.
 * :func:`check_settings_model` ``(model)`` — a pydantic model (and the models nested in it) that rejects unknown
   keys and gives every field a description.
 * :func:`check_source` ``(source_factory, since=...)`` — each stream never yields records older than ``since``
@@ -127,16 +127,22 @@ def _name(obj: Any) -> str:
     return getattr(obj, "__name__", None) or repr(obj)
 
 
-def check_scrub_rule(rule_class: Any, *, passes: Iterable[Any] = (), fails: Iterable[Any] = (),
-                     profile: Any = None, context: Any = None, require_examples: bool = False) -> None:
+def check_scrub_rule(rule_class: Any, *, passes: Iterable[Any] | None = None, fails: Iterable[Any] | None = None,
+                     profile: Any = None, context: Any = None, require_examples: bool = True) -> None:
     """Check a scrub rule class against the :class:`~claimbridge.claims.scrub.base.ScrubRule` contract.
 
-    ``passes`` and ``fails`` are the rule's examples: :class:`ClaimFacts` the rule must not flag, and ones it must
-    flag with at least one finding of its own (rule id, a severity, a non-empty message and fix, a ``Claim`` path).
-    They are checked with ``profile`` (default: the shipped ``default`` payer profile) and ``context`` (default:
-    an empty ScrubContext for today). ``require_examples=True`` makes missing examples a problem.
+    The rule must have a dotted lowercase id, a Severity, a one-line title, a fix hint, a ``Claim…`` path and a
+    ``check`` method, be creatable without arguments, and pass and flag its examples: ``passes`` / ``fails``
+    (default: the rule's own ``passes`` / ``fails`` class attributes). An example is an
+    :class:`~claimbridge.claims.scrub.examples.Example` (built with ``example(...)``: the example claim with
+    changes, its own context and profile) or a :class:`ClaimFacts`, checked with ``profile`` (default: the
+    shipped ``default`` payer profile) and ``context`` (default: an empty ScrubContext for the example day).
+    A flagged example must yield at least one finding of the rule's own (its id, a severity, a message, a fix,
+    a ``Claim`` path). ``require_examples`` (default True) makes a rule without a passing and a failing example
+    a problem.
     """
     from claimbridge.claims.scrub.base import ClaimFacts, Finding, ScrubRule, Severity
+    from claimbridge.claims.scrub.examples import EXAMPLE_TODAY, Example
 
     subject = f"rule {_name(rule_class)}"
     if not (isinstance(rule_class, type) and issubclass(rule_class, ScrubRule)):
@@ -178,30 +184,40 @@ def check_scrub_rule(rule_class: Any, *, passes: Iterable[Any] = (), fails: Iter
         except Exception as exc:  # noqa: BLE001 - reported as a conformance problem
             problems.append(f"cannot be created without arguments ({type(exc).__name__}: {exc}); the engine "
                             "calls rule_class(): take no constructor arguments")
-    passes, fails = list(passes), list(fails)
+    passes = list(getattr(rule_class, "passes", ()) or () if passes is None else passes)
+    fails = list(getattr(rule_class, "fails", ()) or () if fails is None else fails)
     if require_examples and not (passes and fails):
-        problems.append("has no examples; add at least one claim it passes and one it fails "
-                        "(check_scrub_rule(Rule, passes=[facts_ok], fails=[facts_bad]))")
+        problems.append("has no examples; add at least one claim it passes and one it flags as class attributes "
+                        "passes = (example(\"…\"),) and fails = (example(\"…\", field=value),) "
+                        "(from claimbridge.claims.scrub import example)")
     if rule is not None and not problems and (passes or fails):
         if profile is None:
             from claimbridge.claims.scrub.profiles import builtin_profiles
 
             profile = builtin_profiles()["default"]
         if context is None:
-            import datetime as dt
-
             from claimbridge.claims.scrub.base import ScrubContext
 
-            context = ScrubContext(today=dt.date.today())
+            context = ScrubContext(today=EXAMPLE_TODAY)
         for kind, examples in (("passing", passes), ("failing", fails)):
-            for number, facts in enumerate(examples, 1):
+            for number, given in enumerate(examples, 1):
                 label = f"{kind} example #{number}"
-                if not isinstance(facts, ClaimFacts):
-                    problems.append(f"{label} is a {type(facts).__name__}, not ClaimFacts; build it with "
-                                    "claimbridge.claims.scrub.facts.facts_from_claim(claim)")
+                if isinstance(given, Example):
+                    label = f"{kind} example #{number} ({given.note})"
+                    try:
+                        facts, used_profile, used_context = given.build()
+                    except Exception as exc:  # noqa: BLE001 - reported as a conformance problem
+                        problems.append(f"{label} cannot be built ({type(exc).__name__}: {exc}); change only "
+                                        "ClaimFacts, Line, ScrubContext and PayerProfile fields")
+                        continue
+                elif isinstance(given, ClaimFacts):
+                    facts, used_profile, used_context = given, profile, context
+                else:
+                    problems.append(f"{label} is a {type(given).__name__}, not an Example or ClaimFacts; write "
+                                    "it with claimbridge.claims.scrub.example(\"what it shows\", field=value)")
                     continue
                 try:
-                    findings = list(rule.check(facts, profile, context) or ())
+                    findings = list(rule.check(facts, used_profile, used_context) or ())
                 except Exception as exc:  # noqa: BLE001 - reported as a conformance problem
                     problems.append(f"raised {type(exc).__name__}: {exc} on its {label}; a rule must not raise "
                                     "on a claim: yield a Finding (or nothing) instead")

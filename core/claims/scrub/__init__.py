@@ -5,7 +5,8 @@
     result.errors, result.warnings, result.findings, result.profile_name
 
 Plugins add rules with ``register_scrub_rules(register)`` (subclasses of :class:`ScrubRule`) and profiles with
-``register_payer_profiles(register)`` (:class:`PayerProfile` instances). docs/scrubbing.md lists every rule.
+``register_payer_profiles(register)`` (:class:`PayerProfile` instances). A rule carries its own examples
+(``passes``/``fails``, built with :func:`example`; see ``scrub.examples``). docs/scrubbing.md lists every rule.
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from claimbridge.claims.scrub.base import (
     Severity,
 )
 from claimbridge.claims.scrub.engine import RULE_FAILED, Scrubber, ScrubResult, create_scrubber
+from claimbridge.claims.scrub.examples import (
+    EXAMPLE_SERVICE_DATE,
+    EXAMPLE_TODAY,
+    Example,
+    example,
+    example_claim,
+    example_facts,
+    example_line,
+    prior_visits,
+)
 from claimbridge.claims.scrub.facts import ScrubInputError, claim_from_file, facts_from_claim, patient_key
 from claimbridge.claims.scrub.profiles import (
     PayerProfile,
@@ -34,8 +45,11 @@ from claimbridge.claims.scrub.profiles import (
 )
 
 __all__ = [
+    "EXAMPLE_SERVICE_DATE",
+    "EXAMPLE_TODAY",
     "RULE_FAILED",
     "ClaimFacts",
+    "Example",
     "Finding",
     "Line",
     "PayerProfile",
@@ -52,10 +66,15 @@ __all__ = [
     "builtin_profiles",
     "claim_from_file",
     "create_scrubber",
+    "example",
+    "example_claim",
+    "example_facts",
+    "example_line",
     "facts_from_claim",
     "load_profile_dir",
     "load_profile_file",
     "load_profiles",
     "patient_key",
+    "prior_visits",
     "profile_dir_for",
 ]

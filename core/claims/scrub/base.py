@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    from claimbridge.claims.scrub.examples import Example
     from claimbridge.claims.scrub.profiles import PayerProfile
 
 
@@ -171,6 +172,10 @@ class ScrubRule(abc.ABC):
     fix: ClassVar[str]               # the default fix hint
     path: ClassVar[str] = "Claim"    # the default FHIR path the rule concerns
     source: ClassVar[str] = ""       # where the rule comes from (CPT time rule, TR3, payer policy …)
+    #: claims the rule passes and claims it flags, as changes to the example claim (``scrub.examples.example``);
+    #: ``claimbridge.testing.check_scrub_rule`` runs them, and docs/scrubbing.md can show them
+    passes: ClassVar[tuple[Example, ...]] = ()
+    fails: ClassVar[tuple[Example, ...]] = ()
 
     @abc.abstractmethod
     def check(self, facts: ClaimFacts, profile: PayerProfile, context: ScrubContext) -> Iterable[Finding]:

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 from claimbridge.claims.scrub.base import Finding, ScrubRule, Severity
+from claimbridge.claims.scrub.examples import example
 
 TR3 = "837P TR3 005010X222A1"
 BILLING = "Claim.contained.where(id='billing')"
@@ -61,6 +62,8 @@ class BillingNpi(_RequiredFact):
     source = f"{TR3}, loop 2010AA NM109"
     fact = "billing_npi"
     missing = "the billing provider has no NPI"
+    passes = (example("the example claim"),)
+    fails = (example("no billing NPI", billing_npi=None), example("a blank billing NPI", billing_npi=""))
 
 
 class BillingTaxId(ScrubRule):
