@@ -60,7 +60,8 @@ def test_builtin_rule_passes_and_fails_its_examples():
 def test_examples_that_contradict_the_rule_are_reported():
     good = facts_of(demo_claim())
     with pytest.raises(ConformanceError) as info:
-        check_scrub_rule(_billing_npi_rule(), passes=[], fails=[good], context=context(today=TODAY))
+        check_scrub_rule(_billing_npi_rule(), passes=[], fails=[good], context=context(today=TODAY),
+                         require_examples=False)
     assert info.value.problems == ["did not flag its failing example #1; fix the rule or the example"]
     assert str(info.value).startswith(f"rule {_billing_npi_rule().__name__} (structure.billing_npi): ")
 
@@ -108,7 +109,7 @@ def test_broken_rule_lists_every_problem_with_its_fix():
     assert "has no title; add a class attribute title = " in message
     assert "has no fix; add a class attribute fix = " in message
     assert "path 'Encounter' is not a FHIR path into the Claim" in message
-    assert "has no examples; add at least one claim it passes and one it fails" in message
+    assert "has no examples; add at least one claim it passes and one it flags" in message
     assert info.value.subject == "rule NoMetadataRule"
     assert len(info.value.problems) == 6
 
@@ -122,7 +123,7 @@ def test_rule_without_check_is_reported():
 def test_bad_findings_are_reported():
     facts = facts_of(demo_claim())
     with pytest.raises(ConformanceError) as info:
-        check_scrub_rule(WrongFindingRule, fails=[facts])
+        check_scrub_rule(WrongFindingRule, fails=[facts], require_examples=False)
     message = str(info.value)
     assert ("failing example #1: finding has rule 'someone.else', not the rule's id 'broken.wrong_finding'"
             in message)
@@ -252,7 +253,7 @@ def test_plugin_author_test_module(pytester):
         from pydantic import Field
 
         from claimbridge import ConnectorSettings, hookimpl
-        from claimbridge.claims.scrub.base import ScrubRule
+        from claimbridge.claims.scrub import ScrubRule, example
         from claimbridge.testing import check_scrub_rule, check_settings_model
 
         pytest_plugins = ["claimbridge.testing"]
@@ -263,9 +264,13 @@ def test_plugin_author_test_module(pytester):
             title = "H-codes need an HN or HO modifier"
             fix = "Add HN or HO to the line"
             path = "Claim.item"
+            passes = (example("not an H-code"), example("H0004 with HO", line={"code": "H0004", "modifiers": ("HO",)}))
+            fails = (example("H0004 without a modifier", line={"code": "H0004"}),)
 
             def check(self, facts, profile, context):
-                yield from ()
+                for line in facts.lines:
+                    if line.code and line.code.startswith("H") and not {"HN", "HO"} & set(line.modifiers):
+                        yield self.finding(f"line {line.index + 1} needs HN or HO", path=f"Claim.item[{line.index}]")
 
 
         class StatePlanSettings(ConnectorSettings):

@@ -1,0 +1,56 @@
+"""Test kit for plugin authors: a pytest plugin with fixtures, and conformance checks to call in one line.
+
+Enable it in a plugin's tests (a test module or the root ``conftest.py``)::
+
+    pytest_plugins = ["claimbridge.testing"]
+
+Fixtures:
+
+* ``claimbridge_store`` — a :class:`~claimbridge.store.db.Store` on a temporary SQLite file, migrated to head.
+* ``claimbridge_plugins`` — a :class:`~claimbridge.plugin_host.PluginHost` holding the core plugins and only the
+  plugins under test: every ``claimbridge`` entry point is switched off with ``CLAIMBRIDGE_DISABLE_PLUGINS``.
+  Say which plugins are under test by overriding the fixture ``claimbridge_plugins_under_test`` with a list of
+  plugin modules/objects (registered in-process) and/or entry-point names (kept enabled)::
+
+      @pytest.fixture
+      def claimbridge_plugins_under_test():
+          return [my_plugin.plugin]          # or ["my_plugin"], the entry-point name
+
+  :func:`make_plugin_host` builds the same host outside a fixture.
+
+Conformance checks (plain functions; each raises :class:`ConformanceError`, an ``AssertionError``, listing every
+problem with what to fix):
+
+* :func:`check_scrub_rule` ``(rule_class)`` — id, severity, title, fix hint, a ``check`` method; the rule passes
+  its own passing examples (``passes``) and flags its failing ones (``fails``) with well-formed findings.
+* :func:`check_settings_model` ``(model)`` — a pydantic model (and the models nested in it) that rejects unknown
+  keys and gives every field a description.
+* :func:`check_source` ``(source_factory, since=...)`` — each stream never yields records older than ``since``
+  (or newer than ``until``), and reading the same window twice yields the same keys and payloads.
+"""
+
+from __future__ import annotations
+
+from claimbridge.testing.fixtures import (
+    claimbridge_plugins,
+    claimbridge_plugins_under_test,
+    claimbridge_store,
+    make_plugin_host,
+    make_store,
+)
+from claimbridge.testing.problems import ConformanceError
+from claimbridge.testing.rules import check_scrub_rule
+from claimbridge.testing.settings import check_settings_model
+from claimbridge.testing.sources import check_source
+
+__all__ = [
+    "ConformanceError",
+    "check_scrub_rule",
+    "check_settings_model",
+    "check_source",
+    "claimbridge_plugins",
+    "claimbridge_plugins_under_test",
+    "claimbridge_store",
+    "make_plugin_host",
+    "make_store",
+]

@@ -1,0 +1,57 @@
+"""Fixtures of the pytest plugin: a temporary store, a plugin host with only the plugins under test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def make_store(path: str | Path):
+    """A store on the SQLite file ``path``, migrated to head."""
+    from claimbridge.store import open_store
+
+    return open_store(f"sqlite:///{Path(path)}")
+
+
+def make_plugin_host(plugins: Iterable[Any] = ()):
+    """A plugin host with the core plugins and only ``plugins``: modules or objects are registered in-process,
+    strings are entry-point names left enabled; every other ``claimbridge`` entry point (and built-in plugin)
+    is disabled."""
+    from claimbridge.plugin_host import BUILTIN_PLUGINS, DISABLE_ENV, ENTRY_POINT_GROUP, create_plugin_host
+
+    plugins = list(plugins)
+    keep = {p for p in plugins if isinstance(p, str)}
+    extra = [p for p in plugins if not isinstance(p, str)]
+    known = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)} | set(BUILTIN_PLUGINS)
+    unknown = keep - known
+    if unknown:
+        raise ValueError(f"no claimbridge entry point named {', '.join(sorted(unknown))}; known: "
+                         f"{', '.join(sorted(known)) or 'none'} (is the plugin's distribution installed?)")
+    disabled = ",".join(sorted(known - keep))
+    return create_plugin_host(extra_plugins=extra, env={DISABLE_ENV: disabled})
+
+
+@pytest.fixture
+def claimbridge_store(tmp_path: Path) -> Iterator[Any]:
+    """A store on a temporary SQLite file, migrated to head; disposed of after the test."""
+    store = make_store(tmp_path / "claimbridge.db")
+    try:
+        yield store
+    finally:
+        store.engine.dispose()
+
+
+@pytest.fixture
+def claimbridge_plugins_under_test() -> list[Any]:
+    """Override in a plugin's tests: the plugin modules/objects (or entry-point names) under test."""
+    return []
+
+
+@pytest.fixture
+def claimbridge_plugins(claimbridge_plugins_under_test: list[Any]) -> Any:
+    """A plugin host with the core plugins and only ``claimbridge_plugins_under_test``."""
+    return make_plugin_host(claimbridge_plugins_under_test)
