@@ -7,9 +7,9 @@ profile the practice uses for it, and read only the claim facts and the scrub co
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
-from claimbridge.claims.scrub import ScrubRule, Severity
+from claimbridge.claims.scrub import ScrubRule, Severity, example, prior_visits
 
 #: the plan's payer ids, compared without case or surrounding spaces
 PAYER_IDS = frozenset({"PSMCD"})
@@ -55,6 +55,13 @@ class PractitionerLevelModifier(ScrubRule):
            "never both on one line.")
     path = "Claim.item"
     source = "Prairie State Medicaid behavioral health provider manual (fictional), HCPCS modifiers HN/HO"
+    passes = (example("the example claim (90837, another payer)"),
+              example("H0004 with HO", payer_id="PSMCD", line={"code": "H0004", "modifiers": ("HO",)}),
+              example("H2019 with HN written in lowercase", payer_id="PSMCD",
+                      line={"code": "H2019", "modifiers": ("hn",)}),
+              example("H0004 without a level for another payer", line={"code": "H0004"}))
+    fails = (example("H0004 without HO or HN", payer_id="PSMCD", line={"code": "H0004"}),
+             example("H2019 with both HN and HO", payer_id="PSMCD", line={"code": "H2019", "modifiers": ("HN", "HO")}))
 
     def check(self, facts, profile, context):
         if not is_prairie_medicaid(facts.payer_id):
@@ -83,6 +90,20 @@ class AnnualVisitCap(ScrubRule):
     source = "Prairie State Medicaid outpatient mental health benefit limit (fictional): 24 visits per year"
     #: visits (distinct dates of service with a psychotherapy code) per patient and calendar year
     cap = 24
+    passes = (example("the example claim (another payer) after 30 visits",
+                      context={"prior_lines": lambda facts: prior_visits(facts, 30)}),
+              example("the 24th visit of the year", payer_id="PSMCD",
+                      context={"prior_lines": lambda facts: prior_visits(facts, 23)}),
+              example("24 visits last year", payer_id="PSMCD",
+                      context={"prior_lines": lambda facts: prior_visits(
+                          facts, 24, dates=[date(2025, 12, 1) - timedelta(days=n) for n in range(24)])}))
+    fails = (example("the 25th visit of the year", payer_id="PSMCD",
+                     context={"prior_lines": lambda facts: prior_visits(facts, 24)}),
+             example("the 25th visit with a prior authorization (a warning)", payer_id="PSMCD",
+                     prior_authorizations=("PA2026-0117",),
+                     context={"prior_lines": lambda facts: prior_visits(facts, 24)}),
+             example("25 visits on one claim", payer_id="PSMCD",
+                     more_lines=[{"service_date": date(2026, 1, 5) + timedelta(days=7 * n)} for n in range(24)]))
 
     def check(self, facts, profile, context):
         if not is_prairie_medicaid(facts.payer_id):

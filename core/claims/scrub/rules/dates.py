@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from claimbridge.claims.scrub.base import ScrubRule, Severity
+from claimbridge.claims.scrub.examples import EXAMPLE_TODAY, example
 
 
 class FutureService(ScrubRule):
@@ -13,6 +14,9 @@ class FutureService(ScrubRule):
     fix = "Correct the encounter date in the EHR; bill a session only after it took place."
     path = "Claim.item.servicedDate"
     source = "payer policy everywhere: services are billed after they are rendered"
+    passes = (example("the example claim"), example("a service today", line={"service_date": EXAMPLE_TODAY}))
+    fails = (example("a service tomorrow", line={"service_date": EXAMPLE_TODAY + timedelta(days=1)}),
+             example("a second line dated tomorrow", more_lines=[{"service_date": EXAMPLE_TODAY + timedelta(days=1)}]))
 
     def check(self, facts, profile, context):
         today = context.today
@@ -28,6 +32,10 @@ class BeforeBirth(ScrubRule):
     fix = "Correct the patient's birth date or the encounter date in the EHR."
     path = "Claim.item.servicedDate"
     source = "837P TR3 005010X222A1 (DMG02 / DTP*472 consistency); payer front-end edits"
+    passes = (example("the example claim"),
+              example("a service on the patient's birth date", line={"service_date": date(1988, 4, 17)}),
+              example("no birth date (structure.patient_birth_date reports it)", patient_birth_date=None))
+    fails = (example("a service the year before the patient was born", line={"service_date": date(1987, 1, 5)}),)
 
     def check(self, facts, profile, context):
         born = facts.patient_birth_date
@@ -49,6 +57,14 @@ class TimelyFiling(ScrubRule):
     path = "Claim.item.servicedDate"
     source = ("payer contracts (payer profile timely_filing_days / timely_filing_warning_days; Medicare 12 months, "
               "42 CFR 424.44)")
+    passes = (example("the example claim (68 of 90 days left)"),
+              example("31 days left, one more than the warning window",
+                      line={"service_date": EXAMPLE_TODAY - timedelta(days=59)}))
+    fails = (example("30 days left (a warning)", line={"service_date": EXAMPLE_TODAY - timedelta(days=60)}),
+             example("the deadline is today (a warning)", line={"service_date": EXAMPLE_TODAY - timedelta(days=90)}),
+             example("a day past the deadline", line={"service_date": EXAMPLE_TODAY - timedelta(days=91)}),
+             example("a second line past the deadline (counted from the earliest line)",
+                     more_lines=[{"service_date": EXAMPLE_TODAY - timedelta(days=120)}]))
 
     def check(self, facts, profile, context):
         first = None

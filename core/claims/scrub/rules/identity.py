@@ -6,6 +6,7 @@ import re
 
 from claimbridge.claims.build import npi_check_digit_ok
 from claimbridge.claims.scrub.base import ClaimFacts, Provider, ScrubRule
+from claimbridge.claims.scrub.examples import example
 
 BILLING = "Claim.contained.where(id='billing')"
 _TAXONOMY = re.compile(r"^[0-9A-Z]{9}X$")
@@ -54,12 +55,28 @@ def taxonomy_matches(taxonomy: str | None, patterns: list[str]) -> str | None:
     return None
 
 
+def _provider(npi: str | None, taxonomy: str | None, seq: int) -> Provider:
+    """A named care team member at ``Claim.careTeam[seq]``, for the examples."""
+    return Provider(npi=npi, taxonomy=taxonomy, name_present=True, path=f"Claim.careTeam[{seq}]")
+
+
+#: a payer restriction for the examples: psychologists (103T) may not bill 90792
+_NO_90792 = {"taxonomies": ["103T"], "codes": ["90792"], "reason": "90792 includes medical services"}
+
+
 class NpiCheckDigit(ScrubRule):
     id = "identity.npi_check_digit"
     title = "Billing, rendering, supervising and referring NPIs are 10 digits with a valid check digit"
     fix = "Correct the NPI in the EHR provider profile (or practice.npi); look it up in the NPPES NPI registry."
     path = f"{BILLING}.identifier"
     source = "CMS NPI standard (Luhn check digit over 80840 + the first nine digits)"
+    passes = (example("the example claim"),
+              example("valid supervising and referring NPIs", supervising=_provider("1436219871", "101YM0800X", 1),
+                      referring=_provider("1245319599", None, 2)))
+    fails = (example("a billing NPI with a bad check digit", billing_npi="1234567890"),
+             example("a 9-digit billing NPI", billing_npi="184729301"),
+             example("a rendering NPI with a bad check digit", rendering=_provider("1540388621", "103TC0700X", 0)),
+             example("a referring NPI with a bad check digit", referring=_provider("1234567890", None, 1)))
 
     def check(self, facts, profile, context):
         if facts.billing_npi and not npi_ok(facts.billing_npi):
@@ -76,6 +93,12 @@ class TaxonomyFormat(ScrubRule):
     fix = "Correct the NUCC taxonomy in the EHR (PractitionerRole.specialty) or practice.taxonomy."
     path = "Claim.careTeam.qualification"
     source = "NUCC Health Care Provider Taxonomy; 837P PRV03"
+    passes = (example("the example claim"),
+              example("no taxonomy given for the billing or rendering provider", billing_taxonomy=None,
+                      rendering=_provider("1540388620", None, 0)))
+    fails = (example("a billing taxonomy not ending in X", billing_taxonomy="261QM08010"),
+             example("a 4-character rendering taxonomy", rendering=_provider("1540388620", "103T", 0)),
+             example("a lowercase supervising taxonomy", supervising=_provider("1436219871", "101ym0800x", 1)))
 
     def check(self, facts, profile, context):
         if facts.billing_taxonomy and not taxonomy_ok(facts.billing_taxonomy):
@@ -94,6 +117,11 @@ class GroupNpi(ScrubRule):
            "in the rendering provider only.")
     path = f"{BILLING}.identifier"
     source = "payer policy (payer profile requires_group_npi)"
+    passes = (example("the example claim", profile={"requires_group_npi": True}),
+              example("the rendering NPI as billing NPI, the payer not asking for a group NPI",
+                      billing_npi="1540388620"))
+    fails = (example("the rendering NPI as billing NPI, the payer asking for a group NPI", billing_npi="1540388620",
+                     profile={"requires_group_npi": True}),)
 
     def check(self, facts, profile, context):
         if (profile.requires_group_npi and facts.billing_npi and facts.rendering is not None
@@ -109,6 +137,14 @@ class SupervisorRequired(ScrubRule):
            "becomes loop 2310D.")
     path = "Claim.careTeam"
     source = "payer policy (payer profile supervision_required_taxonomies)"
+    passes = (example("the example claim", profile={"supervision_required_taxonomies": ["101YM"]}),
+              example("an associate counselor billing with a supervisor",
+                      rendering=_provider("1436219871", "101YM0800X", 0),
+                      supervising=_provider("1983371067", "101YP2500X", 1),
+                      profile={"supervision_required_taxonomies": ["101YM"]}))
+    fails = (example("an associate counselor billing without a supervisor",
+                     rendering=_provider("1436219871", "101YM0800X", 0),
+                     profile={"supervision_required_taxonomies": ["101YM"]}),)
 
     def check(self, facts, profile, context):
         rendering = facts.rendering
@@ -127,6 +163,10 @@ class SupervisorNotRendering(ScrubRule):
     fix = "Record the supervisor as a separate participant (SPRF), or remove the supervisor from the encounter."
     path = "Claim.careTeam"
     source = "837P TR3 005010X222A1, loop 2310D (a different provider than 2310B)"
+    passes = (example("the example claim"),
+              example("a supervisor other than the rendering provider",
+                      supervising=_provider("1983371067", "101YP2500X", 1)))
+    fails = (example("the rendering provider as the supervisor", supervising=_provider("1540388620", "103TC0700X", 1)),)
 
     def check(self, facts, profile, context):
         if (facts.rendering is not None and facts.supervising is not None and facts.rendering.npi
@@ -142,6 +182,14 @@ class ProviderRestriction(ScrubRule):
            "(e.g. 90791 instead of 90792; psychotherapy without the E/M add-on).")
     path = "Claim.item.productOrService"
     source = "payer policy (payer profile provider_restrictions; Medicare: CMS scope of practice)"
+    passes = (example("the example claim", profile={"provider_restrictions": [_NO_90792]}),
+              example("90792 by a provider type the payer does not restrict", line={"code": "90792"},
+                      rendering=_provider("1540388620", "2084P0800X", 0),
+                      profile={"provider_restrictions": [_NO_90792]}))
+    fails = (example("a psychologist billing 90792", line={"code": "90792"},
+                     profile={"provider_restrictions": [_NO_90792]}),
+             example("90792 on a second line", more_lines=[{"code": "90792"}],
+                     profile={"provider_restrictions": [_NO_90792]}))
 
     def check(self, facts, profile, context):
         rendering = facts.rendering

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import ClassVar
 
-from claimbridge.claims.scrub.base import Finding, ScrubRule, Severity
+from claimbridge.claims.scrub.base import Finding, Provider, ScrubRule, Severity
 from claimbridge.claims.scrub.examples import example
 
 TR3 = "837P TR3 005010X222A1"
@@ -28,6 +28,9 @@ _PO_BOX = re.compile(r"\b(P\.?\s*O\.?\s*BOX|POST\s+OFFICE\s+BOX|LOCK\s*BOX)\b", 
 _ZIP9 = re.compile(r"^\d{5}-?\d{4}$")
 _SEXES = ("male", "female")
 _SHAPES: dict[tuple[str, str], bool] = {}
+#: 13 diagnoses (one more than fit), for the examples
+_DIAGNOSES = ("F41.1", "F32.1", "F43.10", "F40.10", "F42.2", "F51.01", "F90.0", "F33.1", "F41.0", "F43.22",
+              "F34.1", "F50.2", "F63.81")
 
 
 def _shape_ok(kind: str, pattern: re.Pattern, value: str) -> bool:
@@ -72,6 +75,8 @@ class BillingTaxId(ScrubRule):
     fix = "Set the tax id (9 digits, no dash) on the billing Organization or practice.tax_id in the configuration."
     path = f"{BILLING}.identifier"
     source = f"{TR3}, loop 2010AA REF*EI"
+    passes = (example("the example claim"), example("a tax id written with a dash", billing_tax_id="36-4829175"))
+    fails = (example("no tax id", billing_tax_id=None), example("an 8-digit tax id", billing_tax_id="36482917"))
 
     def check(self, facts, profile, context):
         if not facts.billing_tax_id:
@@ -88,6 +93,12 @@ class BillingAddress(ScrubRule):
            "the 9-digit ZIP code; payments to a PO box go in the pay-to address, not here.")
     path = f"{BILLING}.address[0]"
     source = f"{TR3}, loop 2010AA N3/N4 (a PO box is not allowed; ZIP+4 required)"
+    passes = (example("the example claim"), example("a ZIP+4 written with a dash", billing_postal_code="62701-1234"),
+              example("a street whose name starts with Box", billing_street="410 Boxwood Lane"))
+    fails = (example("no street address", billing_street=None),
+             example("an address without city, state or ZIP code", billing_address_complete=False),
+             example("a PO box", billing_street="P.O. Box 4410"),
+             example("a 5-digit ZIP code", billing_postal_code="62701"))
 
     def check(self, facts, profile, context):
         if not facts.billing_street:
@@ -108,6 +119,10 @@ class BillingName(ScrubRule):
     fix = "Set the group's legal name on the billing Organization or practice.name in the configuration."
     path = f"{BILLING}.name"
     source = f"{TR3}, loop 2010AA NM103"
+    passes = (example("the example claim"),
+              example("no name and no NPI (left to structure.billing_npi)", billing_npi=None,
+                      billing_name_present=False))
+    fails = (example("a billing provider without a name", billing_name_present=False),)
 
     def check(self, facts, profile, context):
         if facts.billing_npi and not facts.billing_name_present:
@@ -122,6 +137,8 @@ class SubscriberMemberId(_RequiredFact):
     source = f"{TR3}, loop 2010BA NM109"
     fact = "subscriber_member_id"
     missing = "the coverage has no member id"
+    passes = (example("the example claim"),)
+    fails = (example("no member id", subscriber_member_id=None), example("a blank member id", subscriber_member_id=""))
 
 
 class PayerId(_RequiredFact):
@@ -132,6 +149,8 @@ class PayerId(_RequiredFact):
     source = f"{TR3}, loop 2010BB NM109"
     fact = "payer_id"
     missing = "the payer has no payer id"
+    passes = (example("the example claim"),)
+    fails = (example("no payer id", payer_id=None), example("a blank payer id", payer_id=""))
 
 
 class PatientName(_RequiredFact):
@@ -142,6 +161,8 @@ class PatientName(_RequiredFact):
     source = f"{TR3}, loop 2010BA/2010CA NM103"
     fact = "patient_name_present"
     missing = "the patient has no family name"
+    passes = (example("the example claim"),)
+    fails = (example("a patient without a family name", patient_name_present=False),)
 
 
 class PatientBirthDate(_RequiredFact):
@@ -152,6 +173,8 @@ class PatientBirthDate(_RequiredFact):
     source = f"{TR3}, DMG02"
     fact = "patient_birth_date"
     missing = "the patient has no (valid) birth date"
+    passes = (example("the example claim"),)
+    fails = (example("no (or an invalid) birth date", patient_birth_date=None),)
 
 
 class PatientSex(ScrubRule):
@@ -160,6 +183,10 @@ class PatientSex(ScrubRule):
     fix = "Record the patient's sex as on the insurance card in the EHR."
     path = f"{PATIENT}.gender"
     source = f"{TR3}, DMG03 (F, M or U; many payers reject U)"
+    passes = (example("the example claim"), example("a male patient", patient_sex="male"))
+    fails = (example("no sex recorded", patient_sex=None),
+             example("sex unknown (a warning: sent as U)", patient_sex="unknown"),
+             example("sex other (a warning: sent as U)", patient_sex="other"))
 
     def check(self, facts, profile, context):
         if not facts.patient_sex:
@@ -176,6 +203,13 @@ class RenderingProvider(ScrubRule):
            "needs a care team member with role primary.")
     path = "Claim.careTeam"
     source = f"{TR3}, loop 2310B NM1*82"
+    passes = (example("the example claim"),)
+    fails = (example("no rendering provider", rendering=None),
+             example("a rendering provider without an NPI",
+                     rendering=Provider(npi=None, taxonomy="103TC0700X", name_present=True, path="Claim.careTeam[0]")),
+             example("a rendering provider without a family name",
+                     rendering=Provider(npi="1540388620", taxonomy="103TC0700X", name_present=False,
+                                        path="Claim.careTeam[0]")))
 
     def check(self, facts, profile, context):
         rendering = facts.rendering
@@ -194,6 +228,9 @@ class DiagnosisPresent(ScrubRule):
     fix = "Add the ICD-10-CM diagnosis to the encounter in the EHR."
     path = "Claim.diagnosis"
     source = f"{TR3}, HI (ABK required)"
+    passes = (example("the example claim"),)
+    fails = (example("no diagnosis", diagnoses=(), diagnosis_sequences=()),
+             example("a diagnosis without a code", diagnoses=("",), diagnosis_sequences=(1,)))
 
     def check(self, facts, profile, context):
         if not any(facts.diagnoses):
@@ -206,6 +243,9 @@ class DiagnosisCount(ScrubRule):
     fix = "Keep the 12 diagnoses that matter for these services; the 837P holds no more."
     path = "Claim.diagnosis"
     source = f"{TR3}, HI (12 codes)"
+    passes = (example("the example claim"),
+              example("12 diagnoses", diagnoses=_DIAGNOSES[:12], diagnosis_sequences=tuple(range(1, 13))))
+    fails = (example("13 diagnoses", diagnoses=_DIAGNOSES, diagnosis_sequences=tuple(range(1, 14))),)
 
     def check(self, facts, profile, context):
         if len(facts.diagnoses) > MAX_DIAGNOSES:
@@ -218,6 +258,8 @@ class LinePresent(ScrubRule):
     fix = "Code the session (CPT/HCPCS) on the encounter in the EHR."
     path = "Claim.item"
     source = f"{TR3}, loop 2400 (1 to 50 lines)"
+    passes = (example("the example claim"), example("50 lines", more_lines=[{}] * 49))
+    fails = (example("no line", lines=()), example("51 lines", more_lines=[{}] * 50))
 
     def check(self, facts, profile, context):
         if not facts.lines:
@@ -232,6 +274,9 @@ class LineCode(ScrubRule):
     fix = "Code the service in CPT or HCPCS in the EHR (or add the local code to the source's code_map)."
     path = "Claim.item.productOrService"
     source = f"{TR3}, SV101 (HC qualifier)"
+    passes = (example("the example claim"), example("a HCPCS code", line={"code": "H0004"}))
+    fails = (example("a line without a CPT or HCPCS code", line={"code": None, "code_system": None}),
+             example("a second line without a code", more_lines=[{"code": None, "code_system": None}]))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -246,6 +291,9 @@ class LineServiceDate(ScrubRule):
     fix = "Make sure the encounter has a start date in the EHR."
     path = "Claim.item.servicedDate"
     source = f"{TR3}, DTP*472"
+    passes = (example("the example claim"),)
+    fails = (example("a line without a date of service", line={"service_date": None}),
+             example("a second line without a date of service", more_lines=[{"service_date": None}]))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -260,6 +308,10 @@ class LinePlaceOfService(ScrubRule):
     fix = "Set the place of service (POS) on the encounter's location in the EHR (11 office, 10 telehealth at home)."
     path = "Claim.item.locationCodeableConcept"
     source = f"{TR3}, CLM05-1 / SV105; CMS place-of-service code set"
+    passes = (example("the example claim"), example("telehealth in the patient's home (POS 10)", line={"pos": "10"}))
+    fails = (example("a line without a place of service", line={"pos": None}),
+             example("a one-digit place of service", line={"pos": "1"}),
+             example("a place of service that is not digits", line={"pos": "1A"}))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -277,6 +329,12 @@ class TotalCharge(ScrubRule):
     fix = "Rebuild the claim, or correct the line charges; CLM02 must equal the sum of SV102."
     path = "Claim.total"
     source = f"{TR3}, CLM02 = Σ SV102"
+    passes = (example("the example claim"),
+              example("two lines and their sum as the total",
+                      more_lines=[{"code": "90785", "charge": Decimal("25.00")}]),
+              example("a line without a charge (structure.line_charge reports it)", line={"charge": None}))
+    fails = (example("no total charge", total=None),
+             example("a total one dollar more than the line charges", total=Decimal("186.00")))
 
     def check(self, facts, profile, context):
         if facts.total is None:
@@ -296,6 +354,10 @@ class LineCharge(ScrubRule):
     fix = "Give the code a fee in claims.fee_schedule, or correct the charge (ChargeItem.priceOverride) in the EHR."
     path = "Claim.item.net"
     source = f"{TR3}, SV102"
+    passes = (example("the example claim"), example("a charge of one cent", line={"charge": Decimal("0.01")}))
+    fails = (example("a line without a charge", line={"charge": None}),
+             example("a charge of 0.00", line={"charge": Decimal("0.00")}),
+             example("a negative charge on a second line", more_lines=[{"charge": Decimal("-10.00")}]))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -313,6 +375,10 @@ class LineUnits(ScrubRule):
     fix = "Correct the quantity of the charge in the EHR (one unit per session; 96127: one per instrument)."
     path = "Claim.item.quantity"
     source = f"{TR3}, SV104"
+    passes = (example("the example claim"), example("half a unit", line={"units": Decimal("0.5")}))
+    fails = (example("a line without units", line={"units": None}),
+             example("0 units", line={"units": Decimal("0")}),
+             example("a second line with negative units", more_lines=[{"units": Decimal("-1")}]))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -328,6 +394,8 @@ class ModifierCount(ScrubRule):
     fix = "Keep the 4 modifiers the payer needs (pricing modifiers first)."
     path = "Claim.item.modifier"
     source = f"{TR3}, SV101-3 to SV101-6"
+    passes = (example("the example claim"), example("4 modifiers", line={"modifiers": ("95", "GT", "HQ", "59")}))
+    fails = (example("5 modifiers", line={"modifiers": ("95", "GT", "HQ", "59", "XE")}),)
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -343,6 +411,12 @@ class PointerCount(ScrubRule):
     fix = "Link each service to its diagnoses (at most 4, the primary first)."
     path = "Claim.item.diagnosisSequence"
     source = f"{TR3}, SV107 (1 to 4 pointers)"
+    passes = (example("the example claim"),
+              example("4 pointers", diagnoses=_DIAGNOSES[:4], diagnosis_sequences=(1, 2, 3, 4),
+                      line={"diagnosis_pointers": (1, 2, 3, 4)}))
+    fails = (example("a line pointing at no diagnosis", line={"diagnosis_pointers": ()}),
+             example("5 pointers", diagnoses=_DIAGNOSES[:5], diagnosis_sequences=(1, 2, 3, 4, 5),
+                     line={"diagnosis_pointers": (1, 2, 3, 4, 5)}))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -361,6 +435,14 @@ class PointerTarget(ScrubRule):
     fix = "Point the line at diagnoses that are on the claim."
     path = "Claim.item.diagnosisSequence"
     source = f"{TR3}, SV107 must name an HI position"
+    passes = (example("the example claim"),
+              example("pointers at both of two diagnoses", diagnoses=_DIAGNOSES[:2], diagnosis_sequences=(1, 2),
+                      line={"diagnosis_pointers": (1, 2)}))
+    fails = (example("a pointer at diagnosis 3 of 1", line={"diagnosis_pointers": (1, 3)}),
+             example("a pointer at a diagnosis without a code", diagnoses=("F41.1", ""), diagnosis_sequences=(1, 2),
+                     line={"diagnosis_pointers": (1, 2)}),
+             example("a pointer at position 13", diagnoses=_DIAGNOSES, diagnosis_sequences=tuple(range(1, 14)),
+                     line={"diagnosis_pointers": (13,)}))
 
     def check(self, facts, profile, context) -> Iterator[Finding]:
         sequences = facts.diagnosis_sequences
