@@ -9,12 +9,28 @@ visits already billed under an authorization, on other claims: this claim is one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 from claimbridge.claims.scrub.base import ClaimFacts, Line, ScrubContext, ScrubRule, Severity
+from claimbridge.claims.scrub.examples import EXAMPLE_SERVICE_DATE, example
 
 PRE_AUTH = "Claim.insurance[0].preAuthRef"
+#: for the examples: an authorization number
+_NUMBER = "PA26-0048812"
+
+
+def _tracked_as(**authorization: Any) -> Callable[[ClaimFacts], dict]:
+    """For the examples: ``ScrubContext.authorizations`` tracking one authorization (number :data:`_NUMBER`
+    unless given) for the example's patient and payer."""
+    authorization.setdefault("number", _NUMBER)
+    return lambda facts: {(facts.patient_key, facts.payer_id): [dict(authorization)]}
+
+
+def _used(visits: int) -> Callable[[ClaimFacts], dict]:
+    """For the examples: ``ScrubContext.visits_used`` with ``visits`` already billed under :data:`_NUMBER`."""
+    return lambda facts: {(facts.patient_key, facts.payer_id, _NUMBER): visits}
 
 
 def _day(value: Any) -> date | None:
@@ -72,6 +88,15 @@ class AuthorizationRequired(ScrubRule):
     path = PRE_AUTH
     source = "payer policy (payer profile authorization_required_codes); 837P REF*G1"
 
+    passes = (example("the example claim (the default profile requires no authorization)"),
+              example("90837 with an authorization number, the payer requires one", prior_authorizations=(_NUMBER,),
+                      profile={"authorization_required_codes": ["90837"]}),
+              example("the payer requires one for 90834 only", profile={"authorization_required_codes": ["90834"]}))
+    fails = (example("90837 without an authorization number, the payer requires one",
+                     profile={"authorization_required_codes": ["90837"]}),
+             example("a second line (90785) that needs one", more_lines=[{"code": "90785"}],
+                     profile={"authorization_required_codes": ["90785"]}))
+
     def check(self, facts, profile, context):
         if facts.prior_authorizations or not profile.authorization_required_codes:
             return
@@ -88,6 +113,13 @@ class AuthorizationKnown(ScrubRule):
     fix = "Check the authorization number on the encounter against the payer's approval letter."
     path = PRE_AUTH
     source = "practice authorization tracking (configuration or EHR)"
+
+    passes = (example("the example claim (no authorization number, none tracked)"),
+              example("the number of the patient's tracked authorization", prior_authorizations=(_NUMBER,),
+                      context={"authorizations": _tracked_as()}),
+              example("an authorization number, none tracked for the patient", prior_authorizations=(_NUMBER,)))
+    fails = (example("a number that is not among the patient's tracked authorizations",
+                     prior_authorizations=("PA26-9999999",), context={"authorizations": _tracked_as()}),)
 
     def check(self, facts, profile, context):
         tracked = _tracked(facts, context)
@@ -106,6 +138,18 @@ class AuthorizationDates(ScrubRule):
     fix = "Ask the payer to extend the authorization (or get a new one) before billing; then record its number."
     path = "Claim.item.servicedDate"
     source = "payer authorization (tracked in configuration or the EHR)"
+
+    passes = (example("the example claim (no authorization tracked)"),
+              example("a date of service within the authorized range", prior_authorizations=(_NUMBER,),
+                      context={"authorizations": _tracked_as(start="2026-11-01", end="2026-12-31")}),
+              example("a date of service on the authorization's last day", prior_authorizations=(_NUMBER,),
+                      context={"authorizations": _tracked_as(start="2026-08-01", end=EXAMPLE_SERVICE_DATE)}),
+              example("an expired authorization for another code only",
+                      context={"authorizations": _tracked_as(end="2026-10-31", codes=["90834"])}))
+    fails = (example("a date of service after the authorization ended", prior_authorizations=(_NUMBER,),
+                     context={"authorizations": _tracked_as(start="2026-06-01", end="2026-10-31")}),
+             example("a date of service before the authorization starts", prior_authorizations=(_NUMBER,),
+                     context={"authorizations": _tracked_as(start="2026-11-06", end="2027-05-05")}))
 
     def check(self, facts, profile, context):
         tracked = _tracked(facts, context)
@@ -130,6 +174,20 @@ class AuthorizationVisits(ScrubRule):
     fix = "Request more visits from the payer before the next session; a visit beyond the authorization is denied."
     path = PRE_AUTH
     source = "payer authorization (tracked in configuration or the EHR); payer profile authorization_warning_visits"
+
+    passes = (example("the example claim (no authorization tracked)"),
+              example("visit 6 of 12 authorized", prior_authorizations=(_NUMBER,),
+                      context={"authorizations": _tracked_as(visits=12), "visits_used": _used(5)}),
+              example("visit 9 of 12: 3 remain, one more than the warning threshold", prior_authorizations=(_NUMBER,),
+                      context={"authorizations": _tracked_as(visits=12), "visits_used": _used(8)}),
+              example("an authorization without a visit limit", prior_authorizations=(_NUMBER,),
+                      context={"authorizations": _tracked_as(), "visits_used": _used(40)}))
+    fails = (example("visit 13 of 12 authorized", prior_authorizations=(_NUMBER,),
+                     context={"authorizations": _tracked_as(visits=12), "visits_used": _used(12)}),
+             example("visit 10 of 12: 2 remain, a warning", prior_authorizations=(_NUMBER,),
+                     context={"authorizations": _tracked_as(visits=12), "visits_used": _used(9)}),
+             example("the last authorized visit: 0 remain, a warning", prior_authorizations=(_NUMBER,),
+                     context={"authorizations": _tracked_as(visits=12), "visits_used": _used(11)}))
 
     def check(self, facts, profile, context):
         tracked = _tracked(facts, context)

@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 
 from claimbridge.claims.scrub.base import ClaimFacts, Finding, ScrubRule, Severity
+from claimbridge.claims.scrub.examples import example
 from claimbridge.claims.systems import CPT, HCPCS
 
 #: the day ICD-10-CM replaced ICD-9-CM for US claims (HIPAA code-set rule, 45 CFR 162.1002)
@@ -146,6 +147,14 @@ class Icd10Valid(ScrubRule):
     path = "Claim.diagnosis.diagnosisCodeableConcept"
     source = f"HIPAA code set (45 CFR 162.1002); checked against {ICD10CM_RELEASE}"
 
+    passes = (example("the example claim (F41.1)"),
+              example("F41.1 and a Z-code after it (Z63.0)", diagnoses=("F41.1", "Z63.0"), diagnosis_sequences=(1, 2)),
+              example("the category F41: a code, though not billable (codes.icd10_billable)", diagnoses=("F41",)))
+    fails = (example("F41.X, not a code", diagnoses=("F41.X",)),
+             example("an ICD-9-CM code (296.32) as the second diagnosis", diagnoses=("F41.1", "296.32"),
+                     diagnosis_sequences=(1, 2)),
+             example("a diagnosis without a code", diagnoses=("",)))
+
     def check(self, facts, profile, context):
         for position, code in enumerate(facts.diagnoses):
             if not code:
@@ -165,6 +174,13 @@ class Icd10Billable(ScrubRule):
     fix = "Pick the specific code under the category in the EHR (F41 → F41.1 generalized anxiety disorder …)."
     path = "Claim.diagnosis.diagnosisCodeableConcept"
     source = f"ICD-10-CM Official Guidelines I.B.2 (code to the highest specificity); {ICD10CM_RELEASE}"
+
+    passes = (example("the example claim (F41.1)"),
+              example("F43.81, a code under the category F43.8", diagnoses=("F43.81",)),
+              example("F41.X, not a code at all (codes.icd10_valid)", diagnoses=("F41.X",)))
+    fails = (example("the category F41", diagnoses=("F41",)),
+             example("the subcategory F43.8 as the second diagnosis", diagnoses=("F41.1", "F43.8"),
+                     diagnosis_sequences=(1, 2)))
 
     def check(self, facts, profile, context):
         for position, code in enumerate(facts.diagnoses):
@@ -188,6 +204,10 @@ class Icd10Era(ScrubRule):
            "diagnoses outside claimbridge.")
     path = "Claim.item.servicedDate"
     source = "HIPAA code set rule (45 CFR 162.1002): ICD-10-CM for services on or after 2015-10-01"
+
+    passes = (example("the example claim (2026)"),
+              example("a service on 2015-10-01, the first day of ICD-10-CM", line={"service_date": ICD10_START}))
+    fails = (example("a service on 2015-09-30, under ICD-9-CM", line={"service_date": date(2015, 9, 30)}),)
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -226,6 +246,15 @@ class ProcedureFormat(ScrubRule):
     path = "Claim.item.productOrService"
     source = "837P TR3 005010X222A1 SV101-2 (HC: CPT/HCPCS); AMA CPT and CMS HCPCS code formats"
 
+    passes = (example("the example claim (90837)"),
+              example("a HCPCS code (H0004)", line={"code": "H0004", "code_system": HCPCS}),
+              example("a CPT category III code (0591T)", line={"code": "0591T"}),
+              example("a CPT category II code (3008F)", line={"code": "3008F"}))
+    fails = (example("a modifier in the code (90834-95)", line={"code": "90834-95"}),
+             example("a four-digit code (9083)", line={"code": "9083"}),
+             example("a lower-case HCPCS code (h0004)", line={"code": "h0004", "code_system": HCPCS}),
+             example("a letter O for a zero (9O834)", line={"code": "9O834"}))
+
     def check(self, facts, profile, context):
         for line in facts.lines:
             code = line.code
@@ -246,6 +275,12 @@ class ProcedureSystem(ScrubRule):
     fix = "Fix the coding's system in the EHR or the source's code_map (CPT: AMA system; letter codes: HCPCS)."
     path = "Claim.item.productOrService"
     source = "docs/claim-profile.md (code systems); HCPCS Level I is CPT, Level II is a letter and 4 digits"
+
+    passes = (example("the example claim (90837 as CPT)"),
+              example("H0004 as HCPCS", line={"code": "H0004", "code_system": HCPCS}),
+              example("a malformed code (codes.procedure_format)", line={"code": "IND45", "code_system": HCPCS}))
+    fails = (example("H0004 coded in the CPT system", line={"code": "H0004"}),
+             example("90834 coded in the HCPCS system", line={"code": "90834", "code_system": HCPCS}))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -271,6 +306,12 @@ class ModifierFormat(ScrubRule):
     fix = "Correct the modifier in the EHR (two characters, e.g. 95, GT, HQ; one modifier per entry, no spaces)."
     path = "Claim.item.modifier"
     source = "837P TR3 005010X222A1 SV101-3 to SV101-6 (2 characters); AMA CPT / CMS HCPCS modifiers"
+
+    passes = (example("the example claim (no modifiers)"),
+              example("modifiers HQ, 95 and X5", line={"modifiers": ("HQ", "95", "X5")}))
+    fails = (example("a one-character modifier (9)", line={"modifiers": ("9",)}),
+             example("a lower-case modifier (gt)", line={"modifiers": ("gt",)}),
+             example("a three-character modifier (95X) after HQ", line={"modifiers": ("HQ", "95X")}))
 
     def check(self, facts, profile, context):
         for line in facts.lines:
@@ -299,6 +340,15 @@ class ZCodePrimary(ScrubRule):
            "there is no such diagnosis, check the payer's policy before billing.")
     path = "Claim.diagnosis[0].diagnosisCodeableConcept"
     source = "payer policy (profile z_code_primary); ICD-10-CM Official Guidelines I.C.21 (Z-codes)"
+
+    passes = (example("the example claim (F41.1)"),
+              example("Z63.0 after F41.1", diagnoses=("F41.1", "Z63.0"), diagnosis_sequences=(1, 2)),
+              example("Z63.0 first for a payer that allows it", diagnoses=("Z63.0", "F41.1"),
+                      diagnosis_sequences=(1, 2), profile={"z_code_primary": "allow"}))
+    fails = (example("Z63.0 first (the default profile warns)", diagnoses=("Z63.0", "F41.1"),
+                     diagnosis_sequences=(1, 2)),
+             example("Z63.0 first for a payer that refuses it (error)", diagnoses=("Z63.0",),
+                     profile={"z_code_primary": "error"}))
 
     def check(self, facts, profile, context) -> Iterator[Finding]:
         if profile.z_code_primary == "allow" or not facts.diagnoses:

@@ -13,8 +13,9 @@ may bill (90792 or add-ons by psychologists…) is the identity rules' business 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 
@@ -27,6 +28,7 @@ from claimbridge.claims.scrub.base import (
     ScrubRule,
     Severity,
 )
+from claimbridge.claims.scrub.examples import EXAMPLE_SERVICE_DATE, example, prior_visits
 from claimbridge.claims.scrub.rules.duplicates import REPEAT_MODIFIERS
 
 CPT_GUIDE = "CPT psychiatry guidelines (AMA)"
@@ -59,6 +61,21 @@ ONE_PER_DAY = frozenset({*PSYCHOTHERAPY_CODES, CRISIS})
 # fixed orders for look-ups in prior claims (a set's order changes with the hash seed; messages must not)
 _ONE_PER_DAY_ORDER = tuple(sorted(ONE_PER_DAY))
 _EVALUATION_ORDER = tuple(sorted(EVALUATION_CODES))
+
+
+# lines for the examples (changes to the example claim's 90837 line)
+_EM = {"code": "99213", "minutes": None, "unit_price": Decimal("120.00"), "charge": Decimal("120.00")}
+_EVALUATION = {"code": "90791", "minutes": None, "unit_price": Decimal("200.00"), "charge": Decimal("200.00")}
+_ASSESSMENT = {"code": "96127", "minutes": None, "unit_price": Decimal("15.00"), "charge": Decimal("15.00")}
+_INTERACTIVE = {"code": "90785", "minutes": None, "unit_price": Decimal("25.00"), "charge": Decimal("25.00")}
+_GROUP = {"code": "90853", "minutes": Decimal(90), "unit_price": Decimal("60.00"), "charge": Decimal("60.00")}
+_WEEK_BEFORE = EXAMPLE_SERVICE_DATE - dt.timedelta(days=7)
+
+
+def _billed_today(code: str, **changes) -> Callable[[ClaimFacts], list[PriorClaimLine]]:
+    """For the examples: ``ScrubContext.prior_lines`` with ``code`` billed on another claim for the example's
+    patient on its date of service (``changes``: arguments of ``prior_visits``)."""
+    return lambda facts: prior_visits(facts, 1, code=code, dates=[facts.lines[0].service_date], **changes)
 
 
 def _span(first: int, last: int | None) -> str:
@@ -137,6 +154,17 @@ class TimeBand(ScrubRule):
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: psychotherapy time bands and the CPT time rule (midpoint)"
 
+    passes = (example("the example claim (90837, 55 minutes)"),
+              example("90837 at exactly 53 minutes", line={"minutes": Decimal(53)}),
+              example("90834 at 52 minutes, the top of its band", line={"code": "90834", "minutes": Decimal(52)}),
+              example("90832 at 37.9 minutes (completed minutes count)",
+                      line={"code": "90832", "minutes": Decimal("37.9")}))
+    fails = (example("90837 for a 50-minute session", line={"minutes": Decimal(50)}),
+             example("90832 for a 15-minute session (not billable)", line={"code": "90832", "minutes": Decimal(15)}),
+             example("the add-on 90833 for 40 minutes (90836)", line={"code": "90833", "minutes": Decimal(40)},
+                     more_lines=[_EM]),
+             example("90837 at 52.9 minutes", line={"minutes": Decimal("52.9")}))
+
     def check(self, facts, profile, context):
         for line in facts.lines:
             band = BANDS.get(line.code or "")
@@ -173,6 +201,13 @@ class SingleUnit(ScrubRule):
     path = "Claim.item.quantity"
     source = f"{CPT_GUIDE} (per-session codes); CMS medically unlikely edits (1 unit per day)"
 
+    passes = (example("the example claim (90837 × 1)"),
+              example("96127 × 3 (one unit per instrument)", line={"code": "96127", "units": Decimal(3)}),
+              example("90840 × 2 after 90839", line={"code": "90839", "minutes": Decimal(110)},
+                      more_lines=[{"code": "90840", "units": Decimal(2)}]))
+    fails = (example("90837 × 2 for a long session", line={"units": Decimal(2)}),
+             example("the evaluation 90791 × 2", line={"code": "90791", "units": Decimal(2), "minutes": None}))
+
     def check(self, facts, profile, context):
         for line in facts.lines:
             if line.code in SINGLE_UNIT and line.units is not None and line.units > 1:
@@ -191,6 +226,14 @@ class MinutesMissing(ScrubRule):
     path = "Claim.item.extension"
     source = f"{CPT_GUIDE}: time-based codes are chosen by documented face-to-face time"
 
+    passes = (example("the example claim (55 minutes)"),
+              example("no line minutes, but the session's (55)", line={"minutes": None}),
+              example("90791 without minutes (not time-based)", line={"code": "90791", "minutes": None},
+                      session_minutes=None))
+    fails = (example("90837 without line or session minutes", line={"minutes": None}, session_minutes=None),
+             example("family therapy 90847 without minutes", line={"code": "90847", "minutes": None},
+                     session_minutes=None))
+
     def check(self, facts, profile, context):
         for line in facts.lines:
             if line.code in TIME_BASED and completed_minutes(line, facts) is None:
@@ -208,6 +251,15 @@ class AddonWithoutEm(ScrubRule):
            "psychotherapy code (90832/90834/90837) when there was no E/M.")
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: add-on codes 90833/90836/90838 are reported with an E/M code"
+
+    passes = (example("the example claim (standalone 90837)"),
+              example("90833 with 99213 the same day", line={"code": "90833", "minutes": Decimal(30)},
+                      more_lines=[_EM]),
+              example("90838 with a hospital E/M (99232)", line={"code": "90838"},
+                      more_lines=[{**_EM, "code": "99232"}]))
+    fails = (example("90833 without an E/M", line={"code": "90833", "minutes": Decimal(30)}),
+             example("90836 with an E/M on another day", line={"code": "90836", "minutes": Decimal(45)},
+                     more_lines=[{**_EM, "service_date": _WEEK_BEFORE}]))
 
     def check(self, facts, profile, context):
         if not any(line.code in ADDON_BANDS for line in facts.lines):
@@ -235,6 +287,17 @@ class OnePerDay(ScrubRule):
            "remove the other line or claim.")
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: one psychotherapy code per day; NCCI edits (90839 with 90832–90838)"
+
+    passes = (example("the example claim (one 90837)"),
+              example("90837 and 90834 a week apart",
+                      more_lines=[{"code": "90834", "minutes": Decimal(45), "service_date": _WEEK_BEFORE}]),
+              example("90837 twice without a repeat modifier (duplicates.same_claim)", more_lines=[{}]),
+              example("90834 billed the same day by another clinician",
+                      context={"prior_lines": _billed_today("90834", rendering_npi="1720945538")}))
+    fails = (example("90837 and 90834 the same day", more_lines=[{"code": "90834", "minutes": Decimal(45)}]),
+             example("90837 and crisis 90839 the same day", more_lines=[{"code": "90839"}]),
+             example("90837 twice, the second marked repeated (59)", more_lines=[{"modifiers": ("59",)}]),
+             example("another claim already bills 90834 that day", context={"prior_lines": _billed_today("90834")}))
 
     def check(self, facts, profile, context):
         count = sum(1 for line in facts.lines if line.code in ONE_PER_DAY)
@@ -277,6 +340,17 @@ class EvaluationCombination(ScrubRule):
     _RELEVANT = PSYCHOTHERAPY_CODES | EM_CODES | EVALUATION_CODES | {CRISIS}
     _RELEVANT_ORDER = tuple(sorted(_RELEVANT))
 
+    passes = (example("the example claim (90837 alone)"),
+              example("90791 with 96127 × 2", line=_EVALUATION, more_lines=[{**_ASSESSMENT, "units": Decimal(2)}]),
+              example("90791 twice (duplicates.same_claim)", line=_EVALUATION, more_lines=[{}]),
+              example("90837 the day after a 90791", context={"prior_lines": lambda facts: prior_visits(
+                  facts, 1, code="90791")}))
+    fails = (example("90791 with 90834 the same day", line=_EVALUATION,
+                     more_lines=[{"code": "90834", "minutes": Decimal(45)}]),
+             example("90791 with an E/M (99213) the same day", line=_EVALUATION, more_lines=[_EM]),
+             example("90791 and 90792 the same day", line=_EVALUATION, more_lines=[{"code": "90792"}]),
+             example("90837 when another claim bills 90791 that day", context={"prior_lines": _billed_today("90791")}))
+
     def check(self, facts, profile, context):
         relevant = [line for line in facts.lines if line.code in self._RELEVANT]
         if not relevant:
@@ -317,6 +391,19 @@ class InteractiveComplexity(ScrubRule):
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: 90785 add-on rules"
 
+    passes = (example("the example claim (no 90785)"),
+              example("90785 with 90837", more_lines=[_INTERACTIVE]),
+              example("90785 with 90833 and its E/M", line={"code": "90833", "minutes": Decimal(30)},
+                      more_lines=[_EM, _INTERACTIVE]),
+              example("90785 with group psychotherapy 90853", line={"code": "90853", "minutes": Decimal(60)},
+                      more_lines=[_INTERACTIVE]))
+    fails = (example("90785 alone", line=_INTERACTIVE),
+             example("90785 with an E/M alone", line=_EM, more_lines=[_INTERACTIVE]),
+             example("90785 with crisis psychotherapy 90839", line={"code": "90839", "minutes": Decimal(60)},
+                     more_lines=[_INTERACTIVE]),
+             example("90785 with family therapy 90847", line={"code": "90847", "minutes": Decimal(50)},
+                     more_lines=[_INTERACTIVE]))
+
     def check(self, facts, profile, context):
         if not any(line.code == INTERACTIVE_COMPLEXITY for line in facts.lines):
             return
@@ -344,6 +431,13 @@ class CrisisAddon(ScrubRule):
     fix = "Bill 90839 for the first 30–74 minutes of the crisis session and 90840 only for the time beyond."
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: 90840 is an add-on to 90839"
+
+    passes = (example("the example claim (no 90840)"),
+              example("90840 with 90839 the same day", line={"code": "90839", "minutes": Decimal(80)},
+                      more_lines=[{"code": "90840"}]))
+    fails = (example("90840 with 90837 but no 90839", more_lines=[{"code": "90840"}]),
+             example("90840 a week after its 90839", line={"code": "90839", "minutes": Decimal(80)},
+                     more_lines=[{"code": "90840", "service_date": EXAMPLE_SERVICE_DATE + dt.timedelta(days=7)}]))
 
     def check(self, facts, profile, context):
         if not any(line.code == CRISIS_ADDON for line in facts.lines):
@@ -376,6 +470,20 @@ class CrisisTime(ScrubRule):
            "(profile crisis_minutes_per_90840); correct the session length in the EHR if it was recorded wrong.")
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: crisis psychotherapy timing (90839 30–74 min, +90840 per 30 min); payer profile"
+
+    passes = (example("the example claim (no crisis)"),
+              example("90839 for exactly 30 minutes", line={"code": "90839", "minutes": Decimal(30)}),
+              example("90839 for 74 minutes, no 90840", line={"code": "90839", "minutes": Decimal(74)}),
+              example("90839 + 90840 × 1 for 104 minutes", line={"code": "90839", "minutes": Decimal(104)},
+                      more_lines=[{"code": "90840"}]),
+              example("90839 + 90840 × 2 for 90 minutes, a payer counting 15 minutes per 90840",
+                      line={"code": "90839", "minutes": Decimal(90)}, more_lines=[{"code": "90840", "units": Decimal(2)}],
+                      profile={"crisis_minutes_per_90840": 15}))
+    fails = (example("90839 for 29 minutes (90832)", line={"code": "90839", "minutes": Decimal(29)}),
+             example("90839 + 90840 for 74 minutes", line={"code": "90839", "minutes": Decimal(74)},
+                     more_lines=[{"code": "90840"}]),
+             example("105 minutes with one 90840 (a warning: two are supported)",
+                     line={"code": "90839", "minutes": Decimal(105)}, more_lines=[{"code": "90840"}]))
 
     def check(self, facts, profile, context) -> Iterator[Finding]:
         if not any(line.code == CRISIS for line in facts.lines):
@@ -418,6 +526,12 @@ class FamilyTime(ScrubRule):
     path = "Claim.item.productOrService"
     source = f"{CPT_GUIDE}: 90846/90847 are reported for 26 minutes or more"
 
+    passes = (example("the example claim (no family therapy)"),
+              example("90847 at exactly 26 minutes", line={"code": "90847", "minutes": Decimal(26)}),
+              example("90846 for 50 minutes", line={"code": "90846", "minutes": Decimal(50)}))
+    fails = (example("90847 for 25 minutes", line={"code": "90847", "minutes": Decimal(25)}),
+             example("90846 for 20 minutes", line={"code": "90846", "minutes": Decimal(20)}))
+
     def check(self, facts, profile, context):
         for line in facts.lines:
             if line.code in FAMILY_CODES:
@@ -437,6 +551,15 @@ class AssessmentUnits(ScrubRule):
     fix = "Bill at most the payer's cap of 96127 units for the day (one per instrument actually scored)."
     path = "Claim.item.quantity"
     source = "CPT 96127 (per instrument); payer caps / CMS MUE (profile max_96127_units)"
+
+    passes = (example("the example claim (no 96127)"),
+              example("96127 × 4, the default cap", more_lines=[{**_ASSESSMENT, "units": Decimal(4)}]),
+              example("96127 × 2 for a payer capping at 2", more_lines=[{**_ASSESSMENT, "units": Decimal(2)}],
+                      profile={"max_96127_units": 2}))
+    fails = (example("96127 × 5", more_lines=[{**_ASSESSMENT, "units": Decimal(5)}]),
+             example("96127 × 2 and × 1 on two lines, a payer capping at 2",
+                     more_lines=[{**_ASSESSMENT, "units": Decimal(2)}, {**_ASSESSMENT, "modifiers": ("59",)}],
+                     profile={"max_96127_units": 2}))
 
     def check(self, facts, profile, context):
         if not any(line.code == ASSESSMENT for line in facts.lines):
@@ -459,6 +582,14 @@ class GroupModifier(ScrubRule):
     fix = "Add the payer's group modifier (e.g. HQ) to the group session's procedure code in the EHR."
     path = "Claim.item.modifier"
     source = "payer policy (profile group_modifier), e.g. state Medicaid HQ for group services"
+
+    passes = (example("the example claim (no group psychotherapy)"),
+              example("90853 without modifier (the default profile asks none)", line=_GROUP),
+              example("90853 with HQ for a payer that wants HQ", line={**_GROUP, "modifiers": ("HQ",)},
+                      profile={"group_modifier": "HQ"}))
+    fails = (example("90853 without HQ for a payer that wants HQ", line=_GROUP, profile={"group_modifier": "HQ"}),
+             example("multiple-family group 90849 without HQ", line={**_GROUP, "code": "90849"},
+                     profile={"group_modifier": "HQ"}))
 
     def check(self, facts, profile, context):
         required = profile.group_modifier

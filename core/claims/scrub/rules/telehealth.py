@@ -13,12 +13,16 @@ telecommunication) and FQ (audio-only at RHC/FQHC); the payer profile (``telehea
 from __future__ import annotations
 
 from claimbridge.claims.scrub.base import ClaimFacts, ScrubRule
+from claimbridge.claims.scrub.examples import example
 
 TELEHEALTH_POS = frozenset({"02", "10"})
 VIDEO_MODIFIERS = frozenset({"95", "GT"})
 AUDIO_MODIFIERS = frozenset({"93", "FQ"})
 TELEHEALTH_MODIFIERS = VIDEO_MODIFIERS | AUDIO_MODIFIERS
 _POS_SOURCE = "CMS place-of-service code set (02, 10); payer profile telehealth_pos"
+#: for the examples: the example claim's session held over video, and over the phone
+_VIDEO = {"telehealth": True, "encounter_class": "VR"}
+_PHONE = {**_VIDEO, "audio_only": True}
 
 
 def is_virtual(facts: ClaimFacts) -> bool:
@@ -43,6 +47,17 @@ class PlaceOfService(ScrubRule):
            "office's POS (11) for an in-person session; or correct the encounter's class (VR = virtual).")
     path = "Claim.item.locationCodeableConcept"
     source = _POS_SOURCE
+
+    passes = (example("the example claim (in person, POS 11)"),
+              example("a video session with the patient at home (POS 10)", line={"pos": "10", "modifiers": ("95",)},
+                      **_VIDEO),
+              example("a video session with the patient elsewhere (POS 02)", line={"pos": "02", "modifiers": ("95",)},
+                      **_VIDEO),
+              example("POS 02 without an encounter class (not judged)", encounter_class=None, line={"pos": "02"}))
+    fails = (example("a video session billed with the office POS 11", **_VIDEO),
+             example("an in-person session billed with telehealth POS 10", line={"pos": "10"}),
+             example("POS 10 for a payer that accepts only 02", line={"pos": "10", "modifiers": ("95",)},
+                     profile={"telehealth_pos": ["02"]}, **_VIDEO))
 
     def check(self, facts, profile, context):
         if is_virtual(facts):
@@ -71,6 +86,17 @@ class VideoModifier(ScrubRule):
            "claims.payers.<id>.telehealth_modifier, and remove the other telehealth modifier.")
     path = "Claim.item.modifier"
     source = "AMA CPT modifier 95, CMS HCPCS modifier GT; payer profile telehealth_modifier"
+
+    passes = (example("the example claim (in person)"),
+              example("a video session with 95", line={"pos": "10", "modifiers": ("95",)}, **_VIDEO),
+              example("a video session with GT for a payer that wants GT", line={"pos": "10", "modifiers": ("GT",)},
+                      profile={"telehealth_modifier": "GT"}, **_VIDEO),
+              example("a video session without modifier for a payer that wants none", line={"pos": "10"},
+                      profile={"telehealth_modifier": "none"}, **_VIDEO))
+    fails = (example("a video session without 95", line={"pos": "10"}, **_VIDEO),
+             example("a video session with GT for a payer that wants 95", line={"pos": "10", "modifiers": ("GT",)},
+                     **_VIDEO),
+             example("a video session with both 95 and GT", line={"pos": "10", "modifiers": ("95", "GT")}, **_VIDEO))
 
     def check(self, facts, profile, context):
         if not facts.telehealth or facts.audio_only:
@@ -103,6 +129,16 @@ class AudioOnlyModifier(ScrubRule):
     path = "Claim.item.modifier"
     source = "AMA CPT modifier 93, CMS HCPCS modifier FQ; payer profile audio_only_modifier"
 
+    passes = (example("the example claim (in person)"),
+              example("a phone session with 93", line={"pos": "10", "modifiers": ("93",)}, **_PHONE),
+              example("a phone session with FQ for a payer that wants FQ", line={"pos": "10", "modifiers": ("FQ",)},
+                      profile={"audio_only_modifier": "FQ"}, **_PHONE))
+    fails = (example("a phone session without 93", line={"pos": "10"}, **_PHONE),
+             example("a phone session billed as video (93 and 95)", line={"pos": "10", "modifiers": ("93", "95")},
+                     **_PHONE),
+             example("a phone session with 93 for a payer that wants FQ", line={"pos": "10", "modifiers": ("93",)},
+                     profile={"audio_only_modifier": "FQ"}, **_PHONE))
+
     def check(self, facts, profile, context):
         if not facts.audio_only:
             return
@@ -128,6 +164,13 @@ class InPersonModifier(ScrubRule):
     path = "Claim.item.modifier"
     source = "AMA CPT modifiers 95/93, CMS HCPCS modifiers GT/FQ (telehealth only)"
 
+    passes = (example("the example claim (in person, no modifier)"),
+              example("an in-person session with non-telehealth modifiers HQ and 59", line={"modifiers": ("HQ", "59")}),
+              example("a video session with 95", line={"pos": "10", "modifiers": ("95",)}, **_VIDEO),
+              example("95 without an encounter class (not judged)", encounter_class=None, line={"modifiers": ("95",)}))
+    fails = (example("an in-person session with 95", line={"modifiers": ("95",)}),
+             example("an in-person session with audio-only 93 beside HQ", line={"modifiers": ("HQ", "93")}))
+
     def check(self, facts, profile, context):
         if not is_in_person(facts):
             return
@@ -148,6 +191,15 @@ class ServiceFacility(ScrubRule):
            "if the session was in person).")
     path = "Claim.facility"
     source = "837P TR3 005010X222A1 loop 2310C (not used for POS 02/10); CMS telehealth billing guidance"
+
+    passes = (example("the example claim (no service facility)"),
+              example("an in-person session at a service facility (the annex)", has_service_facility=True),
+              example("a video session without a service facility", line={"pos": "10", "modifiers": ("95",)},
+                      **_VIDEO))
+    fails = (example("a video session naming a service facility", has_service_facility=True,
+                     line={"pos": "10", "modifiers": ("95",)}, **_VIDEO),
+             example("a phone session naming a service facility", has_service_facility=True,
+                     line={"pos": "10", "modifiers": ("93",)}, **_PHONE))
 
     def check(self, facts, profile, context):
         if is_virtual(facts) and facts.has_service_facility:
