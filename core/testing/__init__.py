@@ -31,9 +31,12 @@ problem with what to fix):
 
 from __future__ import annotations
 
+from claimbridge.testing.clearinghouses import FarSide, FolderFarSide, check_clearinghouse
 from claimbridge.testing.fixtures import (
+    claimbridge_fhir_server,
     claimbridge_plugins,
     claimbridge_plugins_under_test,
+    claimbridge_sandbox_clearinghouse,
     claimbridge_store,
     make_plugin_host,
     make_store,
@@ -45,11 +48,16 @@ from claimbridge.testing.sources import check_source
 
 __all__ = [
     "ConformanceError",
+    "FarSide",
+    "FolderFarSide",
+    "check_clearinghouse",
     "check_scrub_rule",
     "check_settings_model",
     "check_source",
+    "claimbridge_fhir_server",
     "claimbridge_plugins",
     "claimbridge_plugins_under_test",
+    "claimbridge_sandbox_clearinghouse",
     "claimbridge_store",
     "make_plugin_host",
     "make_store",

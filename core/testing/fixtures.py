@@ -1,4 +1,5 @@
-"""Fixtures of the pytest plugin: a temporary store, a plugin host with only the plugins under test."""
+"""Fixtures of the pytest plugin: a temporary store, a plugin host with only the plugins under test, the sandbox
+clearinghouse and a throwaway FHIR server."""
 
 from __future__ import annotations
 
@@ -55,3 +56,32 @@ def claimbridge_plugins_under_test() -> list[Any]:
 def claimbridge_plugins(claimbridge_plugins_under_test: list[Any]) -> Any:
     """A plugin host with the core plugins and only ``claimbridge_plugins_under_test``."""
     return make_plugin_host(claimbridge_plugins_under_test)
+
+
+@pytest.fixture
+def claimbridge_sandbox_clearinghouse(tmp_path: Path) -> Iterator[Any]:
+    """A running sandbox clearinghouse (SFTP on loopback, answering 837s with TA1/999/277CA) in ``tmp_path``:
+    a :class:`~claimbridge.testing.servers.SandboxClearinghouseHandle` (``settings()``,
+    ``untrusted_settings()``, ``far_side``, ``config_entry()``); stopped after the test."""
+    from claimbridge.testing.servers import SandboxClearinghouseHandle
+
+    handle = SandboxClearinghouseHandle(tmp_path / "sandbox-clearinghouse")
+    try:
+        yield handle
+    finally:
+        handle.stop()
+
+
+@pytest.fixture(scope="session")
+def claimbridge_fhir_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A FHIR R4 server for the whole test session, empty at the start: Medplum under Node.js when node and the
+    Medplum packages are there, else claimbridge's in-process FHIR sandbox (a
+    :class:`~claimbridge.testing.servers.FhirServerHandle`: ``base_url``, ``load(resources)``, ``kind``).
+    Tests share it: give the resources you load ids of your own."""
+    from claimbridge.testing.servers import FhirServerHandle
+
+    handle = FhirServerHandle(tmp_path_factory.mktemp("fhir-server"))
+    try:
+        yield handle
+    finally:
+        handle.stop()

@@ -26,7 +26,7 @@ indexed after it; the claim total follows the line charges unless ``total`` is g
 the payer profile's fields (a profile named ``example``; without it the shipped ``default`` profile). A value in
 ``context`` may be a function of the example's facts — for history that must name the example's patient::
 
-    example("a 25th visit this year", context={"prior_lines": lambda facts: visits(facts, 24)})
+    example("a 25th visit this year", context={"prior_lines": lambda facts: prior_visits(facts, 24)})
 """
 
 from __future__ import annotations
