@@ -312,3 +312,62 @@ def test_plugin_author_test_module(pytester):
     '''))
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=4)
+
+
+#: a sorted fake EHR: ten encounters a day apart
+SORTED_ROWS = [(f"s{n}", SINCE + timedelta(days=n)) for n in range(1, 11)]
+
+
+class SortedStream(Stream):
+    name = "encounters"
+    cursor_field = "lastUpdated"
+    is_sorted = True
+
+    def __init__(self, *, order=1, skip_after_resume=False):
+        self.order, self.skip_after_resume = order, skip_after_resume
+
+    def read(self, since, until):
+        rows = [(k, c) for k, c in SORTED_ROWS if (since is None or c > since) and c <= until][::self.order]
+        if self.skip_after_resume and since is not None and since > SINCE:
+            rows = rows[1:]  # a paging bug: the first record after a mid-stream bookmark is lost
+        for key, cursor in rows:
+            yield Record(key=key, cursor=cursor.isoformat(), data={"id": key})
+
+
+class SortedSource(FakeSource):
+    def streams(self):
+        return [SortedStream(**self.stream_options)]
+
+
+def test_sorted_source_conforms():
+    check_source(SortedSource, since=SINCE, until=UNTIL)
+
+
+def test_source_claiming_sorted_but_not_is_reported():
+    with pytest.raises(ConformanceError, match=r"declares is_sorted but yielded 's9' .* after 's10' .*set "
+                                               r"is_sorted = False"):
+        check_source(lambda: SortedSource(order=-1), since=SINCE, until=UNTIL)
+
+
+def test_source_losing_records_on_resume_is_reported():
+    with pytest.raises(ConformanceError) as info:
+        check_source(lambda: SortedSource(skip_after_resume=True), since=SINCE, until=UNTIL)
+    assert info.value.problems == [
+        "stream 'encounters': stopped after 5 of 10 records and resumed from the bookmark "
+        "2026-11-06T00:00:00+00:00: 1 record(s) after it did not come again (['s6']); read everything with a "
+        "cursor after since, whatever page the crash was on",
+    ]
+
+
+def test_source_raising_on_an_unusable_record_is_reported():
+    class Raising(FakeStream):
+        def read(self, since, until):
+            raise ValueError("Encounter/e9: no subject")
+
+    class RaisingSource(FakeSource):
+        def streams(self):
+            return [Raising()]
+
+    with pytest.raises(ConformanceError, match=r"\(unusable records\): read raised ValueError: Encounter/e9: no "
+                                               r"subject; yield a BadRecord"):
+        check_source(FakeSource, since=SINCE, until=UNTIL, bad_records_factory=RaisingSource)
