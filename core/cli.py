@@ -324,12 +324,13 @@ def demo(workdir: Path, as_json: bool) -> None:
 
 def _attach_subcommands() -> None:
     from claimbridge.claims.scrub.cli import scrub
+    from claimbridge.cli_plugin import plugin
     from claimbridge.cli_responses import responses
     from claimbridge.cli_schedule import jobs, run
     from claimbridge.cli_worklist import denials, remits
     from claimbridge.x12.cli import x12
 
-    for command in (x12, scrub, responses, remits, denials, jobs, run):
+    for command in (x12, scrub, responses, remits, denials, jobs, run, plugin):
         main.add_command(command)
 
 
