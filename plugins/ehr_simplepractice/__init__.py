@@ -1,0 +1,1 @@
+"""SimplePractice source plugin: report downloads (CSV, XLSX, ZIP) read into encounter bundles."""
