@@ -91,5 +91,11 @@ class ClaimBuildError(RecordError):
     """An encounter cannot become a claim (missing coverage, NPI, unknown procedure code …)."""
 
 
+class NotBillable(ClaimBuildError):
+    """An encounter that is not billed to its payer: a missed appointment (late cancel, no-show) whose payer
+    profile does not list it in ``bill_missed_appointments``. Nothing is wrong with the data: intake builds no
+    claim and notes why on the encounter."""
+
+
 class InvalidTransition(ClaimbridgeError):
     """A claim status change that the lifecycle does not allow."""

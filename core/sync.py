@@ -23,10 +23,19 @@ from sqlalchemy.orm import Session
 from claimbridge.connectors import BadRecord, EhrSource, Record, Stream
 from claimbridge.errors import ClaimbridgeError
 from claimbridge.store.db import Store
-from claimbridge.store.models import Bookmark, QuarantinedRecord, StoredEncounter, SyncRun, utcnow
+from claimbridge.store.models import (
+    Bookmark,
+    QuarantinedRecord,
+    SourceRecord,
+    StoredEncounter,
+    SyncRun,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
+#: the stream whose records become claims; every other stream's records are kept in ``source_records``
+ENCOUNTERS = "encounters"
 #: records per transaction for sorted streams; an unsorted stream only checkpoints at its end
 CHECKPOINT_EVERY = 100
 
@@ -161,8 +170,11 @@ class SyncRunner:
                     counts.quarantined += 1
                     log.warning("%s/%s: record %s quarantined: %s%s", source, stream, item.key,
                                 f"{item.field}: " if item.field else "", item.reason)
-                else:
+                elif stream == ENCOUNTERS:
                     outcome = _upsert(session, source, run_id, item)
+                else:
+                    outcome = _upsert_other(session, source, stream, run_id, item)
+                if not isinstance(item, BadRecord):
                     setattr(counts, outcome, getattr(counts, outcome) + 1)
             if bookmark is not None:
                 mark = session.get(Bookmark, (source, stream))
@@ -199,6 +211,24 @@ def _upsert(session: Session, source: str, run_id: int, record: Record) -> str:
     if existing is None:
         session.add(StoredEncounter(source=source, key=record.key, cursor=record.cursor, payload=payload,
                                     payload_sha256=digest, last_run_id=run_id))
+        return "new"
+    if existing.payload_sha256 == digest:
+        return "unchanged"
+    existing.payload, existing.payload_sha256 = payload, digest
+    existing.cursor, existing.updated_at, existing.last_run_id = record.cursor, utcnow(), run_id
+    return "changed"
+
+
+def _upsert_other(session: Session, source: str, stream: str, run_id: int, record: Record) -> str:
+    payload = canonical_json(record.data)
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    existing = session.execute(
+        select(SourceRecord).where(SourceRecord.source == source, SourceRecord.stream == stream,
+                                   SourceRecord.key == record.key)
+    ).scalar_one_or_none()
+    if existing is None:
+        session.add(SourceRecord(source=source, stream=stream, key=record.key, cursor=record.cursor,
+                                 payload=payload, payload_sha256=digest, last_run_id=run_id))
         return "new"
     if existing.payload_sha256 == digest:
         return "unchanged"

@@ -39,7 +39,6 @@ def db_url(tmp_path: Path):
     if not os.environ.get(POSTGRES_ENV):
         yield f"sqlite:///{tmp_path / 'claimbridge.db'}"
         return
-    import psycopg
 
     name, admin, url = _postgres_database()
     yield url.replace("postgresql://", "postgresql+psycopg://", 1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -31,12 +31,14 @@ from claimbridge.claims.systems import (
     CLAIM_TYPE,
     CPT,
     ENCOUNTER_KEY_SYSTEM,
+    EXT_ATTENDANCE,
     EXT_AUDIO_ONLY,
     EXT_FREQUENCY,
     EXT_LINE_CONTROL,
     EXT_MINUTES,
     EXT_MODIFIER,
     ICD10CM,
+    MISSED_APPOINTMENTS,
     NPI,
     NUCC,
     PARTICIPATION_MODE,
@@ -52,7 +54,7 @@ from claimbridge.claims.systems import (
     V2_0203,
 )
 from claimbridge.config import ClaimSettings, PayerSettings, PracticeSettings
-from claimbridge.errors import ClaimBuildError
+from claimbridge.errors import ClaimBuildError, NotBillable
 
 __all__ = ["TIME_BASED_CODES", "build_claim", "claim_from_json", "claim_to_json", "npi_check_digit_ok",
            "validate_claim"]
@@ -80,7 +82,8 @@ _FHIR_STRING = re.compile(r"[ \r\n\t\S]+")
 
 def build_claim(bundle: dict, *, source: str, pcn: str, version: int, claim_settings: ClaimSettings,
                 practice: PracticeSettings, created: date, frequency: str = "1",
-                payer_claim_number: str | None = None) -> dict:
+                payer_claim_number: str | None = None,
+                missed_appointments: Callable[[str | None], Iterable[str]] | None = None) -> dict:
     """Build the Claim for the encounter bundle ``bundle`` (docs/claim-profile.md).
 
     ``source`` is the configured source name (it goes into the encounter-key identifier), ``pcn`` the patient
@@ -88,6 +91,10 @@ def build_claim(bundle: dict, *, source: str, pcn: str, version: int, claim_sett
     ``version`` the claim version (documentation only: the PCN already encodes it), ``created`` the build
     date. ``frequency`` is ``1`` (original), ``7`` (replacement) or ``8`` (void); 7 and 8 need the payer's
     claim number. Raises :class:`ClaimBuildError` for any input that cannot make a clean claim.
+
+    A missed appointment (a ``cancelled`` Encounter with ``EXT_ATTENDANCE`` ``late_cancel`` or ``no_show``) is
+    billed only when ``missed_appointments(payer_id)`` — the payer profile's ``bill_missed_appointments`` —
+    lists its kind; otherwise :class:`~claimbridge.errors.NotBillable` is raised.
     """
     if frequency not in FREQUENCIES:
         raise ValueError(f"frequency must be one of {', '.join(FREQUENCIES)}, not {frequency!r}")
@@ -99,7 +106,8 @@ def build_claim(bundle: dict, *, source: str, pcn: str, version: int, claim_sett
         raise ValueError(f"source name {source!r} is not usable in an identifier")
     builder = _ClaimBuilder(bundle)
     return builder.build(source=source, pcn=pcn, claim_settings=claim_settings, practice=practice,
-                         created=created, frequency=frequency, payer_claim_number=payer_claim_number)
+                         created=created, frequency=frequency, payer_claim_number=payer_claim_number,
+                         missed_appointments=missed_appointments)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -420,10 +428,23 @@ class _ClaimBuilder:
 
     # -- the claim
 
-    def build(self, *, source: str, pcn: str, claim_settings: ClaimSettings, practice: PracticeSettings,
-              created: date, frequency: str, payer_claim_number: str | None) -> dict:
+    def missed_appointment(self) -> str | None:
+        """``late_cancel`` or ``no_show`` for a cancelled Encounter marked with EXT_ATTENDANCE, else None."""
         enc = self.encounter
-        if enc.get("status") not in (None, "finished"):
+        if enc.get("status") != "cancelled":
+            return None
+        for extension in enc.get("extension") or ():
+            if (isinstance(extension, dict) and extension.get("url") == EXT_ATTENDANCE
+                    and extension.get("valueCode") in MISSED_APPOINTMENTS):
+                return extension["valueCode"]
+        return None
+
+    def build(self, *, source: str, pcn: str, claim_settings: ClaimSettings, practice: PracticeSettings,
+              created: date, frequency: str, payer_claim_number: str | None,
+              missed_appointments: Callable[[str | None], Iterable[str]] | None = None) -> dict:
+        enc = self.encounter
+        missed = self.missed_appointment()
+        if missed is None and enc.get("status") not in (None, "finished"):
             raise self.error(f"the encounter is {enc.get('status')!r}, only finished encounters are billed",
                              "Encounter.status")
         period = enc.get("period") or {}
@@ -443,6 +464,11 @@ class _ClaimBuilder:
         contained = {"patient": self.person(patient, "patient", "Patient", require_birth_date=True)}
 
         coverage, relationship, payer, payer_id, subscriber = self.coverage(patient, service_date)
+        if missed is not None and missed not in set(missed_appointments(payer_id) if missed_appointments else ()):
+            kind = "a late-cancelled" if missed == "late_cancel" else "a no-show"
+            raise NotBillable(f"{kind} appointment: its payer ({payer_id}) is not billed for missed appointments "
+                              f"(payer profile bill_missed_appointments does not list {missed})",
+                              record=self.record, field="Encounter.status")
         payer_settings = claim_settings.payer(payer_id)
         contained["coverage"] = self.contained_coverage(coverage, relationship, subscriber is not None,
                                                         payer_settings)
@@ -872,11 +898,18 @@ class _ClaimBuilder:
 
     def contained_encounter(self) -> dict:
         enc = self.encounter
-        out: dict[str, Any] = {"resourceType": "Encounter", "id": "encounter", "status": "finished",
+        missed = self.missed_appointment()
+        out: dict[str, Any] = {"resourceType": "Encounter", "id": "encounter",
+                               "status": "cancelled" if missed else "finished",
                                "class": _clone(enc["class"]) if isinstance(enc.get("class"), dict)
                                else {"system": ACT_CODE, "code": "AMB"}}
+        extensions = []
         if self.is_audio_only():
-            out["extension"] = [{"url": EXT_AUDIO_ONLY, "valueBoolean": True}]
+            extensions.append({"url": EXT_AUDIO_ONLY, "valueBoolean": True})
+        if missed:
+            extensions.append({"url": EXT_ATTENDANCE, "valueCode": missed})
+        if extensions:
+            out["extension"] = extensions
         if enc.get("period"):
             out["period"] = _clone(enc["period"])
         if enc.get("length"):

@@ -23,7 +23,7 @@ from claimbridge.claims.review import Review, Reviewer, authorizations_by_patien
 from claimbridge.claims.scrub.engine import create_scrubber
 from claimbridge.claims.states import TRANSITIONS, ClaimStatus
 from claimbridge.config import Settings
-from claimbridge.errors import FatalError, RecordError
+from claimbridge.errors import FatalError, NotBillable, RecordError
 from claimbridge.store.db import Store
 from claimbridge.store.models import (
     Acknowledgment,
@@ -56,6 +56,8 @@ class IntakeResult:
     built: int = 0
     rebuilt: int = 0
     replacements: int = 0
+    #: encounters not billed (missed appointments the payer profile does not bill): no claim made
+    not_billable: int = 0
     held: list[HeldClaim] = field(default_factory=list)
 
 
@@ -74,7 +76,10 @@ def build_pending_claims(store: Store, settings: Settings, plugins, *, today: da
                 .outerjoin(Claim, Claim.encounter_id == StoredEncounter.id)
                 .outerjoin(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
                            & (ClaimVersion.version == Claim.current_version))
-                .where((Claim.id.is_(None)) | (ClaimVersion.built_from_sha256 != StoredEncounter.payload_sha256))
+                .where((Claim.id.is_(None) & (StoredEncounter.not_billable_sha256.is_(None)
+                                              | (StoredEncounter.not_billable_sha256
+                                                 != StoredEncounter.payload_sha256)))
+                       | (ClaimVersion.built_from_sha256 != StoredEncounter.payload_sha256))
                 .order_by(StoredEncounter.id)
                 .limit(CHUNK)
             ).all()
@@ -103,9 +108,19 @@ def _intake_new(session: Session, encounter: StoredEncounter, claim: Claim, sett
                            pcn=make_pcn(settings.claims.pcn_prefix, claim.id, 1),
                            built_from_sha256=encounter.payload_sha256)
     claim.pcn = version.pcn
+    try:
+        claim_json = _build(bundle, encounter, version, settings, plugins, today, reviewer=reviewer)
+    except NotBillable as exc:
+        # nothing to bill: no claim; the encounter says why and is looked at again when it changes
+        session.delete(claim)
+        encounter.not_billable_sha256, encounter.not_billable_reason = encounter.payload_sha256, exc.reason
+        result.not_billable += 1
+        return
+    except RecordError:
+        claim_json = None
     session.add(version)
     _build_into(session, claim, version, bundle, encounter, settings, plugins, today, recorder, result,
-                reviewer, first=True)
+                reviewer, first=True, built=claim_json)
     result.built += 1
 
 
@@ -120,7 +135,7 @@ def _intake_changed(session: Session, encounter: StoredEncounter, claim: Claim, 
             # a replacement rebuilt in place is held again, even one already released: a person reviews what
             # goes back to the payer
             _hold_replacement(session, claim, current, bundle, encounter, settings, plugins, today, recorder,
-                              result)
+                              result, reviewer)
         else:
             _build_into(session, claim, current, bundle, encounter, settings, plugins, today, recorder, result,
                         reviewer, first=False)
@@ -133,13 +148,14 @@ def _intake_changed(session: Session, encounter: StoredEncounter, claim: Claim, 
                                built_from_sha256=encounter.payload_sha256)
     session.add(replacement)
     claim.current_version = number
-    _hold_replacement(session, claim, replacement, bundle, encounter, settings, plugins, today, recorder, result)
+    _hold_replacement(session, claim, replacement, bundle, encounter, settings, plugins, today, recorder, result,
+                      reviewer)
     result.replacements += 1
 
 
 def _hold_replacement(session: Session, claim: Claim, version: ClaimVersion, bundle: dict,
                       encounter: StoredEncounter, settings: Settings, plugins, today: date,
-                      recorder: StatusRecorder, result: IntakeResult) -> None:
+                      recorder: StatusRecorder, result: IntakeResult, reviewer: Reviewer) -> None:
     replaced = _replaced_version(session, claim.id, version.version)
     terms = replacement_terms(session, replaced)
     version.frequency, version.findings = terms.frequency, None
@@ -153,7 +169,8 @@ def _hold_replacement(session: Session, claim: Claim, version: ClaimVersion, bun
     else:
         try:
             version.fhir = build.claim_to_json(_build(bundle, encounter, version, settings, plugins, today,
-                                                      payer_claim_number=terms.payer_claim_number))
+                                                      payer_claim_number=terms.payer_claim_number,
+                                                      reviewer=reviewer))
             reason = (f"{changed}; review this {terms.kind} and release it (`claimbridge claims release "
                       f"{version.pcn} --reason …`), or void it")
         except RecordError as exc:
@@ -225,10 +242,11 @@ def hold_reason(exc: RecordError) -> str:
 
 
 def _build(bundle: dict, encounter: StoredEncounter, version: ClaimVersion, settings: Settings, plugins,
-           today: date, *, payer_claim_number: str | None = None) -> dict:
+           today: date, *, payer_claim_number: str | None = None, reviewer: Reviewer | None = None) -> dict:
     claim_json = build.build_claim(bundle, source=encounter.source, pcn=version.pcn, version=version.version,
                                    claim_settings=settings.claims, practice=settings.practice, created=today,
-                                   frequency=version.frequency, payer_claim_number=payer_claim_number)
+                                   frequency=version.frequency, payer_claim_number=payer_claim_number,
+                                   missed_appointments=reviewer.missed_appointments if reviewer else None)
     if plugins.pm.hook.adjust_claim.get_hookimpls():
         plugins.pm.hook.adjust_claim(claim=claim_json, context={
             "source": encounter.source, "encounter_key": encounter.key, "version": version.version})
@@ -238,9 +256,10 @@ def _build(bundle: dict, encounter: StoredEncounter, version: ClaimVersion, sett
 
 def _build_into(session: Session, claim: Claim, version: ClaimVersion, bundle: dict, encounter: StoredEncounter,
                 settings: Settings, plugins, today: date, recorder: StatusRecorder, result: IntakeResult,
-                reviewer: Reviewer, *, first: bool) -> None:
+                reviewer: Reviewer, *, first: bool, built: dict | None = None) -> None:
     try:
-        claim_json = _build(bundle, encounter, version, settings, plugins, today)
+        claim_json = built if built is not None else _build(bundle, encounter, version, settings, plugins, today,
+                                                            reviewer=reviewer)
     except RecordError as exc:
         reason = hold_reason(exc)
         version.fhir, version.hold_reason, version.findings = None, reason, None
@@ -309,7 +328,7 @@ def replace_version(session: Session, claim: Claim, replaced: ClaimVersion, *, s
     version.frequency = terms.frequency
     try:
         claim_json = _build(json.loads(encounter.payload), encounter, version, settings, plugins, reviewer.today,
-                            payer_claim_number=terms.payer_claim_number)
+                            payer_claim_number=terms.payer_claim_number, reviewer=reviewer)
     except RecordError as exc:
         raise FatalError(f"the replacement of {replaced.pcn} cannot be built from the encounter as stored "
                          f"({hold_reason(exc)}); fix it in the EHR, let the next sync pull it, and try "

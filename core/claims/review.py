@@ -69,6 +69,12 @@ class Reviewer:
         default_factory=dict)
     _stored: dict[str, list[tuple[int, PriorClaimLine, str | None, str | None]]] = field(default_factory=dict)
 
+    def missed_appointments(self, payer_id: str | None) -> list[str]:
+        """The missed appointments (``late_cancel``, ``no_show``) billed to ``payer_id``: its payer profile's
+        ``bill_missed_appointments``."""
+        profiles = getattr(self.scrubber, "profiles", None)
+        return list(profiles.for_payer(payer_id).bill_missed_appointments) if profiles is not None else []
+
     def review(self, session: Session, claim: Claim, version: ClaimVersion, claim_json: dict,
                recorder: StatusRecorder, *, reason_ready: str) -> Review:
         """Scrub ``version`` (its FHIR Claim is ``claim_json``), store the findings and its lines, and move it

@@ -27,6 +27,11 @@ EXT_MODIFIER = "https://claimbridge.dev/fhir/StructureDefinition/procedure-modif
 EXT_MINUTES = "https://claimbridge.dev/fhir/StructureDefinition/session-minutes"
 #: on an Encounter (valueBoolean): the telehealth session was audio-only (modifier 93/FQ, not 95/GT)
 EXT_AUDIO_ONLY = "https://claimbridge.dev/fhir/StructureDefinition/audio-only"
+#: on an Encounter (valueCode ``late_cancel`` or ``no_show``): a missed appointment the practice charges a fee
+#: for; the Encounter's ``status`` is ``cancelled``. Billed only to payers whose profile lists the kind in
+#: ``bill_missed_appointments``
+EXT_ATTENDANCE = "https://claimbridge.dev/fhir/StructureDefinition/attendance"
+MISSED_APPOINTMENTS = ("late_cancel", "no_show")
 #: Encounter.type coding ``PHONE`` in this system also marks an audio-only session
 PARTICIPATION_MODE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationMode"
 

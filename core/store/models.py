@@ -108,7 +108,29 @@ class StoredEncounter(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
+    #: the payload a claim was not built from because it is not billable (a missed appointment the payer
+    #: profile does not bill), and why; intake looks at the encounter again once its payload changes
+    not_billable_sha256: Mapped[str | None] = mapped_column(String(64))
+    not_billable_reason: Mapped[str | None] = mapped_column(Text)
     claim: Mapped[Claim | None] = relationship(back_populates="encounter", uselist=False)
+
+
+class SourceRecord(Base):
+    """A record of a stream other than ``encounters`` (e.g. a source's insurance payments), kept as delivered:
+    upserted by (source, stream, key) like encounters, never made into claims."""
+
+    __tablename__ = "source_records"
+    __table_args__ = (UniqueConstraint("source", "stream", "key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))
+    stream: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(300))
+    cursor: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_run_id: Mapped[int | None] = mapped_column(ForeignKey("sync_runs.id"))
 
 
 class Claim(Base):

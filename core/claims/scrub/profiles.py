@@ -53,6 +53,11 @@ class PayerProfile(BaseModel):
     audio_only_modifier: Literal["93", "FQ", "none"] = "93"
     telehealth_pos: list[Literal["02", "10"]] = Field(default_factory=lambda: ["02", "10"],
                                                       description="POS codes accepted for telehealth")
+    # what is billed at all
+    bill_missed_appointments: list[Literal["late_cancel", "no_show"]] = Field(
+        default_factory=list, description="missed appointments billed to this payer (a late-cancel or no-show "
+                                          "fee from the EHR); none by default: most payers, Medicare and "
+                                          "Medicaid among them, do not pay for them")
     # codes and limits
     authorization_required_codes: list[str] = Field(default_factory=list,
                                                     description="codes that need REF*G1 prior authorization")
