@@ -124,3 +124,22 @@ def test_the_checks_catch_drift():
     assert _documented_params("adjust_claim", found["adjust_claim"]) != list(
         inspect.signature(_hooks()["adjust_claim"]).parameters)
     assert "no_such_hook" not in _hooks()
+
+
+def test_every_testing_kit_name_is_documented():
+    import claimbridge.testing
+
+    text = DOC.read_text(encoding="utf-8")
+    missing = [name for name in claimbridge.testing.__all__ if f"`{name}" not in text]
+    assert not missing, f"claimbridge.testing exports names docs/plugins.md does not mention: {missing}"
+
+
+def test_every_rule_example_helper_is_documented():
+    from claimbridge.claims import scrub
+    from claimbridge.claims.scrub import base, examples
+
+    helpers = [name for name in scrub.__all__ if name in vars(examples) and not hasattr(base, name)]
+    assert {"example", "example_facts", "prior_visits", "EXAMPLE_TODAY"} <= set(helpers)
+    text = DOC.read_text(encoding="utf-8")
+    missing = [name for name in helpers if f"`{name}" not in text]
+    assert not missing, f"rule example helpers docs/plugins.md does not mention: {missing}"
