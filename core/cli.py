@@ -309,13 +309,16 @@ def sandbox_serve(root: Path, host: str, port: int, username: str, authorized_ke
 
 @main.command()
 @click.option("--workdir", type=click.Path(path_type=Path), default=Path("claimbridge-demo"), show_default=True)
+@click.option("--source", "source", type=click.Choice(["fhir", "simplepractice"]), default="fhir",
+              show_default=True, help="read the sessions from the FHIR sandbox or from a SimplePractice export")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
-def demo(workdir: Path, as_json: bool) -> None:
-    """Run the whole pipeline once on synthetic sessions, with a local FHIR server and clearinghouse."""
+def demo(workdir: Path, source: str, as_json: bool) -> None:
+    """Run the whole pipeline once on synthetic sessions, with a local clearinghouse and a local FHIR server
+    (or a SimplePractice export folder)."""
     from claimbridge.demo import run_demo
     from claimbridge.summary import print_summary
 
-    summary, extra = run_demo(workdir, progress=_progress(as_json))
+    summary, extra = run_demo(workdir, progress=_progress(as_json), source=source)
     data = summary.to_dict() | extra
     print_summary(data, as_json=as_json)
     if not summary.ok:

@@ -8,6 +8,7 @@ run in the same folder pulls nothing new and sends nothing twice.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from datetime import UTC, datetime, timedelta
@@ -32,28 +33,41 @@ def _demo_payer():
     return AdjudicationModel(denial_rate=Decimal("0.15"), reversal_rate=Decimal("0.10"), interest=Decimal("0.85"))
 
 
-def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
+#: where ``claimbridge demo`` reads the sessions from
+DEMO_SOURCES = ("fhir", "simplepractice")
+
+
+def run_demo(workdir: Path, *, progress=None, source: str = "fhir") -> tuple[PipelineSummary, dict]:
+    """One pass over the demo practice, read from the FHIR sandbox (``source="fhir"``) or from a SimplePractice
+    export in ``WORKDIR/simplepractice-import`` (``"simplepractice"``)."""
     from claimbridge.plugins.clearinghouse_sftp.sandbox import SandboxClearinghouse
     from claimbridge.plugins.ehr_fhir.sandbox import FhirSandbox
 
+    if source not in DEMO_SOURCES:
+        raise ValueError(f"the demo reads from {' or '.join(DEMO_SOURCES)}, not {source!r}")
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "claimbridge.yaml"
     previous = _previous_ports(config_path)
-    resources = demo_data(workdir)
     key_path = client_key(workdir / "keys")
     demo_payer = _demo_payer()
-    fhir = FhirSandbox(resources, port=_free_or_zero(previous.get("fhir")))
+    if source == "simplepractice":
+        fhir = None
+        source_entry = simplepractice_export(workdir)
+    else:
+        fhir = FhirSandbox(demo_data(workdir), port=_free_or_zero(previous.get("fhir")))
     sftp = SandboxClearinghouse(workdir / "clearinghouse", port=_free_or_zero(previous.get("sftp")),
                                 username=SFTP_USER, authorized_key_paths=[key_path.with_suffix(".pub")],
                                 adjudication=demo_payer)
-    fhir.start()
+    if fhir is not None:
+        fhir.start()
+        source_entry = fhir_source_entry(fhir.base_url)
     try:
         sftp.start()
         try:
             known_hosts = workdir / "keys" / "known_hosts"
             sftp.write_known_hosts(known_hosts)
-            config_path.write_text(demo_config(fhir.base_url, sftp.port, key_path, known_hosts),
+            config_path.write_text(demo_config(source_entry, sftp.port, key_path, known_hosts),
                                    encoding="utf-8")
             write_payer_profiles(workdir / "payers")
             with Runtime.open(config_path) as runtime:
@@ -67,7 +81,8 @@ def run_demo(workdir: Path, *, progress=None) -> tuple[PipelineSummary, dict]:
         finally:
             sftp.stop()
     finally:
-        fhir.stop()
+        if fhir is not None:
+            fhir.stop()
     responses = fetched.to_dict()
     responses.pop("details")
     summary.errors.extend(fetched.errors)
@@ -108,6 +123,26 @@ def demo_data(workdir: Path) -> list[dict]:
     return resources
 
 
+def simplepractice_export(workdir: Path) -> dict:
+    """The demo practice as a SimplePractice export in ``WORKDIR/simplepractice-import`` (written on the first
+    run and reused), and the source entry reading it."""
+    from claimbridge.plugins.ehr_simplepractice.demo_export import demo_source_entry, write_demo_export
+
+    folder = workdir / "simplepractice-import"
+    if not folder.is_dir() or not any(folder.iterdir()):
+        write_demo_export(folder, (datetime.now(UTC) - timedelta(minutes=5)).date())
+    entry = demo_source_entry(folder)
+    entry["name"] = "demo-simplepractice"
+    return entry
+
+
+def fhir_source_entry(base_url: str) -> dict:
+    from claimbridge.plugins.ehr_fhir.demo_data import demo_code_map
+
+    return {"name": "demo-fhir", "type": "fhir",
+            "settings": {"base_url": base_url, "page_size": 10, "procedure_code_map": demo_code_map()}}
+
+
 def write_payer_profiles(folder: Path) -> None:
     """The demo payers' profiles, in the ``payers`` folder beside the demo's configuration."""
     from claimbridge.plugins.ehr_fhir.demo_data import demo_payer_profiles
@@ -138,13 +173,17 @@ def _previous_ports(config_path: Path) -> dict[str, int]:
     """Reuse the ports of the last run when they are free, so the saved configuration stays familiar."""
     if not config_path.exists():
         return {}
+    ports: dict[str, int] = {}
     try:
         data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        return ports
+    with contextlib.suppress(KeyError, IndexError, ValueError, TypeError):
+        ports["sftp"] = int(data["clearinghouses"][0]["settings"]["port"])
+    with contextlib.suppress(KeyError, IndexError, ValueError, TypeError, AttributeError):
         url = data["sources"][0]["settings"]["base_url"]
-        return {"fhir": int(url.rsplit(":", 1)[1].split("/")[0]),
-                "sftp": int(data["clearinghouses"][0]["settings"]["port"])}
-    except (KeyError, IndexError, ValueError, TypeError, yaml.YAMLError):
-        return {}
+        ports["fhir"] = int(url.rsplit(":", 1)[1].split("/")[0])
+    return ports
 
 
 def _free_or_zero(port: int | None) -> int:
@@ -158,12 +197,11 @@ def _free_or_zero(port: int | None) -> int:
     return port
 
 
-def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path) -> str:
-    from claimbridge.plugins.ehr_fhir.demo_data import (
-        demo_code_map,
-        demo_fee_schedule,
-        demo_practice_settings,
-    )
+def demo_config(source: str | dict, sftp_port: int, key_path: Path, known_hosts: Path) -> str:
+    """The demo's claimbridge.yaml: ``source`` is the FHIR sandbox's base URL or a ``sources[]`` entry."""
+    from claimbridge.plugins.ehr_fhir.demo_data import demo_fee_schedule, demo_practice_settings
+
+    source_entry = fhir_source_entry(source) if isinstance(source, str) else source
 
     config = {
         "database": {"url": "sqlite:///claimbridge.db"},
@@ -175,12 +213,7 @@ def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path
             "pcn_prefix": "RB",
             "fee_schedule": {code: str(fee) for code, fee in demo_fee_schedule().items()},
         },
-        "sources": [{
-            "name": "demo-fhir",
-            "type": "fhir",
-            "settings": {"base_url": fhir_url, "page_size": 10,
-                         "procedure_code_map": demo_code_map()},
-        }],
+        "sources": [source_entry],
         "clearinghouses": [{
             "name": "sandbox",
             "type": "sftp",
@@ -191,6 +224,7 @@ def demo_config(fhir_url: str, sftp_port: int, key_path: Path, known_hosts: Path
                          "preset": "generic"},
         }],
     }
-    header = ("# Written by `claimbridge demo`: the demo's local FHIR sandbox and sandbox clearinghouse.\n"
+    header = ("# Written by `claimbridge demo`: the demo's sessions (local FHIR sandbox or SimplePractice export) "
+              "and sandbox clearinghouse.\n"
               "# Every key is described in config/claimbridge.example.yaml.\n")
     return header + yaml.safe_dump(config, sort_keys=False)

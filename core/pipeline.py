@@ -18,7 +18,7 @@ from claimbridge.outbound import Outbound, OutboundResult
 from claimbridge.plugin_host import PluginHost, create_plugin_host
 from claimbridge.store.db import Store, open_store
 from claimbridge.store.models import utcnow
-from claimbridge.sync import SyncResult, SyncRunner
+from claimbridge.sync import ENCOUNTERS, SyncResult, SyncRunner
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,8 @@ class SourceOutcome:
     changed: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    #: new or changed records of the ``encounters`` stream (the others, e.g. payments, are not sessions)
+    encounters: int = 0
     error: str | None = None
 
 
@@ -119,12 +121,13 @@ class PipelineSummary:
         sent = [b for b in batches if b["status"] == "submitted"]
         return {
             "ok": self.ok,
-            "encounters_pulled": sum(s.new + s.changed for s in self.sources),
+            "encounters_pulled": sum(s.encounters for s in self.sources),
             "encounters_read": sum(s.read for s in self.sources),
             "records_quarantined": sum(s.quarantined for s in self.sources),
             "sources": [asdict(s) for s in self.sources],
             "claims_built": self.intake.built + self.intake.rebuilt,
             "replacement_versions": self.intake.replacements,
+            "not_billable": self.intake.not_billable,
             "claims_held": held,
             "batches": batches,
             "files_sent": len([b for b in sent if not b["already_present"]]),
@@ -163,7 +166,8 @@ class BuildResult:
 
     def counts(self) -> dict[str, int]:
         return {"claims_built": self.intake.built, "claims_rebuilt": self.intake.rebuilt,
-                "replacement_versions": self.intake.replacements, "claims_held": len(self.intake.held)}
+                "replacement_versions": self.intake.replacements,
+            "not_billable": self.intake.not_billable, "claims_held": len(self.intake.held)}
 
 
 @dataclass
@@ -208,6 +212,7 @@ def pull(runtime: Runtime, source_names: list[str] | None = None, *,
             outcome.status = synced.status
             for attr in ("read", "new", "changed", "unchanged", "quarantined"):
                 setattr(outcome, attr, synced.total(attr))
+            outcome.encounters = sum(s.new + s.changed for s in synced.streams if s.stream == ENCOUNTERS)
         except ClaimbridgeError as exc:
             outcome.error = str(exc)
             prefix = f"source {entry.name}: "

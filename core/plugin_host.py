@@ -36,6 +36,7 @@ CORE_PLUGINS = {
 BUILTIN_PLUGINS = {
     "ehr_fhir": "claimbridge.plugins.ehr_fhir.plugin",
     "clearinghouse_sftp": "claimbridge.plugins.clearinghouse_sftp.plugin",
+    "ehr_simplepractice": "claimbridge.plugins.ehr_simplepractice.plugin",
 }
 
 

@@ -17,6 +17,8 @@ def print_summary(data: dict, *, as_json: bool) -> None:
         click.echo(line + (f" — FAILED: {source['error']}" if source["error"] else ""))
     click.echo(f"encounters pulled: {data['encounters_pulled']}")
     click.echo(f"claims built:      {data['claims_built']}")
+    if data.get("not_billable"):
+        click.echo(f"not billed:        {data['not_billable']} (missed appointments the payer is not billed for)")
     click.echo(f"claims held:       {len(data['claims_held'])}")
     for held in data["claims_held"]:
         where = f" ({held['encounter']})" if held.get("encounter") else ""

@@ -33,7 +33,7 @@ KINDS = {
 NAME = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 MAX_NAME = 40
 #: plugin (entry-point) names claimbridge itself uses
-RESERVED = {"ehr_fhir", "clearinghouse_sftp", "scrub_builtin", "claimbridge", "testing", "plugin", "plugins"}
+RESERVED = {"ehr_fhir", "clearinghouse_sftp", "ehr_simplepractice", "scrub_builtin", "claimbridge", "testing", "plugin", "plugins"}
 #: the module the kind's skeleton goes in, inside the generated package
 SKELETON_MODULE = {"source": "source", "clearinghouse": "clearinghouse", "rules": "rules"}
 

@@ -577,7 +577,8 @@ def demo_source_settings(folder: Path) -> dict[str, Any]:
         }
     return {
         "folder": str(folder),
-        "clinicians": {name: dict(value) for name, value in practice.clinicians.items()},
+        "clinicians": {name: {**value, **({"supervisor": SUPERVISORS[name]} if name in SUPERVISORS else {})}
+                       for name, value in practice.clinicians.items()},
         "telehealth_locations": list(TELEHEALTH_LOCATIONS),
         "audio_only_locations": list(AUDIO_ONLY_LOCATIONS),
         "service_locations": service_locations,

@@ -29,7 +29,7 @@ from claimbridge.plugin_host import HookFailure, create_plugin_host
 from claimbridge.x12.responses import balance_835, parse_x12
 from tests.x12.corpus import corpus_files
 
-NO_BUILTINS = {"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp"}
+NO_BUILTINS = {"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp,ehr_simplepractice"}
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 ISA = "ISA*00*          *00*          *ZZ*PAYER          *ZZ*CLAIMBRIDGE    *260302*1405*^*00501*000000001*0*T*:~"
 

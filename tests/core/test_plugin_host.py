@@ -10,7 +10,7 @@ from claimbridge import Clearinghouse, EhrSource, FatalError, hookimpl, hookspec
 from claimbridge.claims.states import ClaimStatus, StatusChange
 from claimbridge.plugin_host import create_plugin_host
 
-NO_BUILTINS = {"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp"}
+NO_BUILTINS = {"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp,ehr_simplepractice"}
 
 
 class NullSource(EhrSource):
@@ -205,7 +205,7 @@ def test_scrub_hooks_fill_the_registries_after_the_builtin_ones():
 
 
 def test_scrub_builtin_is_always_registered():
-    host = create_plugin_host(env={"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp,scrub_builtin"})
+    host = create_plugin_host(env={"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp,ehr_simplepractice,scrub_builtin"})
     builtin = next(i for i in host.describe() if i.name == "scrub_builtin")
     assert builtin.module == "claimbridge.claims.scrub.builtin"
     assert "dates.timely_filing" in builtin.scrub_rules and "default" in builtin.payer_profiles

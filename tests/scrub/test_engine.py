@@ -24,7 +24,7 @@ from claimbridge.plugin_host import create_plugin_host
 
 from .conftest import CLEAN_IDS, context, demo_claim, facts_of, set_payer_id
 
-NO_PLUGINS = {"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp"}
+NO_PLUGINS = {"CLAIMBRIDGE_DISABLE_PLUGINS": "ehr_fhir,clearinghouse_sftp,ehr_simplepractice"}
 EXAMPLE_PROFILES = Path(__file__).resolve().parents[2] / "config" / "payers"
 
 

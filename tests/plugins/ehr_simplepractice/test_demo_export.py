@@ -293,7 +293,9 @@ def test_source_entry(tmp_path):
     assert set(settings) == {"folder", "clinicians", "telehealth_locations", "audio_only_locations",
                              "service_locations"}
     assert settings["folder"] == str(tmp_path)
-    assert settings["clinicians"]["Tobias Renwick"] == {"npi": "1436219871", "taxonomy": "101YM0800X"}
+    assert settings["clinicians"]["Tobias Renwick"] == {"npi": "1436219871", "taxonomy": "101YM0800X",
+                                                        "supervisor": "Ingrid Solvang"}
+    assert "supervisor" not in settings["clinicians"]["Ingrid Solvang"]
     assert settings["telehealth_locations"] == ["Video Office", "Telehealth"]
     assert settings["audio_only_locations"] == ["Phone"]
     assert settings["service_locations"]["Riverbend Counseling - Elm Avenue Annex"] == {
