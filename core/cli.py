@@ -143,15 +143,19 @@ def plugins_list(as_json: bool) -> None:
 
 @main.command()
 @click.option("--source", "sources", multiple=True, help="only this source (repeatable)")
+@click.option("--reread", is_flag=True, help="read the sources from the start, not from their bookmarks (after a "
+                                             "change to a source's settings, e.g. a clinician's NPI or a column "
+                                             "mapping); what is unchanged stays as it is")
 @click.option("--json", "as_json", is_flag=True, help="print the summary as one JSON object")
 @pass_ctx
-def sync(ctx: Context, sources: tuple[str, ...], as_json: bool) -> None:
+def sync(ctx: Context, sources: tuple[str, ...], reread: bool, as_json: bool) -> None:
     """Run one pass of the pipeline: pull → build claims → batch → 837P → validate → upload."""
     from claimbridge.pipeline import run_pipeline
     from claimbridge.summary import print_summary
 
     with ctx.runtime() as runtime:
-        summary = run_pipeline(runtime, source_names=list(sources) or None, progress=_progress(as_json))
+        summary = run_pipeline(runtime, source_names=list(sources) or None, progress=_progress(as_json),
+                               reread=reread)
     print_summary(summary.to_dict(), as_json=as_json)
     if not summary.ok:
         sys.exit(1)
@@ -328,12 +332,13 @@ def demo(workdir: Path, source: str, as_json: bool) -> None:
 def _attach_subcommands() -> None:
     from claimbridge.claims.scrub.cli import scrub
     from claimbridge.cli_plugin import plugin
+    from claimbridge.cli_quarantine import quarantine
     from claimbridge.cli_responses import responses
     from claimbridge.cli_schedule import jobs, run
     from claimbridge.cli_worklist import denials, remits
     from claimbridge.x12.cli import x12
 
-    for command in (x12, scrub, responses, remits, denials, jobs, run, plugin):
+    for command in (x12, scrub, responses, remits, denials, jobs, run, plugin, quarantine):
         main.add_command(command)
 
 

@@ -188,8 +188,9 @@ class SubmissionResult:
 
 
 def pull(runtime: Runtime, source_names: list[str] | None = None, *,
-         progress: Progress | None = None) -> PullResult:
-    """Sync every enabled source (or those named). A source that fails is reported and the others go on.
+         progress: Progress | None = None, reread: bool = False) -> PullResult:
+    """Sync every enabled source (or those named), from their bookmarks (``reread``: from the start). A source
+    that fails is reported and the others go on.
 
     Raises :class:`FatalError` when ``source_names`` names a source the configuration does not have.
     """
@@ -208,7 +209,7 @@ def pull(runtime: Runtime, source_names: list[str] | None = None, *,
         outcome = SourceOutcome(name=entry.name, status="failed")
         try:
             with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as source:
-                synced: SyncResult = runner.run(source)
+                synced: SyncResult = runner.run(source, reread=reread)
             outcome.status = synced.status
             for attr in ("read", "new", "changed", "unchanged", "quarantined"):
                 setattr(outcome, attr, synced.total(attr))
@@ -252,11 +253,11 @@ def submit(runtime: Runtime, *, progress: Progress | None = None) -> SubmissionR
 
 
 def run_pipeline(runtime: Runtime, *, source_names: list[str] | None = None,
-                 progress: Progress | None = None) -> PipelineSummary:
+                 progress: Progress | None = None, reread: bool = False) -> PipelineSummary:
     """Run one pass: :func:`pull`, :func:`build_claims`, :func:`submit`. A source that fails is reported and
     the rest of the pass goes on with what is stored; a clearinghouse that fails leaves its batches for the
-    next pass."""
-    pulled = pull(runtime, source_names, progress=progress)
+    next pass. ``reread`` reads the sources from the start instead of from their bookmarks."""
+    pulled = pull(runtime, source_names, progress=progress, reread=reread)
     built = build_claims(runtime, progress=progress)
     submitted = submit(runtime, progress=progress)
     return PipelineSummary(sources=pulled.sources, intake=built.intake, outbound=submitted.outbound,

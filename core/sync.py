@@ -99,7 +99,9 @@ class SyncRunner:
         self.progress = progress or (lambda message: None)
         self.checkpoint_every = checkpoint_every
 
-    def run(self, source: EhrSource) -> SyncResult:
+    def run(self, source: EhrSource, *, reread: bool = False) -> SyncResult:
+        """Read every stream of ``source`` from its bookmark (``reread``: from the start; records that did not
+        change are left alone) and store what it yields."""
         with self.store.exclusive(f"sync:{source.name}"):
             started = self.now()
             with self.store.transaction() as session:
@@ -111,7 +113,7 @@ class SyncRunner:
             try:
                 for stream in source.streams():
                     result.streams.append(StreamResult(stream=stream.name))
-                    self._sync_stream(source.name, stream, run_id, started, result.streams[-1])
+                    self._sync_stream(source.name, stream, run_id, started, result.streams[-1], reread=reread)
                 result.status = "succeeded"
             except ClaimbridgeError as exc:
                 result.status, result.error = "failed", str(exc)
@@ -135,10 +137,10 @@ class SyncRunner:
             run.error = result.error
 
     def _sync_stream(self, source: str, stream: Stream, run_id: int, until: datetime,
-                     counts: StreamResult) -> None:
+                     counts: StreamResult, *, reread: bool = False) -> None:
         with self.store.transaction() as session:
             mark = session.get(Bookmark, (source, stream.name))
-            since = parse_cursor(mark.cursor) if mark else None
+            since = parse_cursor(mark.cursor) if mark and not reread else None
         if since is not None:
             since -= stream.lookback
         self.progress(f"{source}/{stream.name}: reading since {format_cursor(since) if since else 'the start'}")
@@ -192,6 +194,13 @@ def _not_after(cursor: str, until: datetime) -> str:
 
 
 def _quarantine(session: Session, source: str, stream: str, run_id: int, item: BadRecord) -> None:
+    # a record read again (the lookback, a reread) with the same problem is quarantined once
+    already = session.execute(select(QuarantinedRecord.id).where(
+        QuarantinedRecord.source == source, QuarantinedRecord.stream == stream,
+        QuarantinedRecord.record_key == item.key, QuarantinedRecord.reason == item.reason,
+        QuarantinedRecord.resolved_at.is_(None)).limit(1)).first()
+    if already is not None:
+        return
     payload = item.payload
     if payload is not None and not isinstance(payload, str):
         try:

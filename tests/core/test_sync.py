@@ -130,3 +130,58 @@ def test_checkpoints_never_split_records_with_the_same_cursor(store):
     # twelve records share one timestamp: the only safe checkpoint is after all twelve
     assert count(store, StoredEncounter) == 12
     assert bookmark(store) == T0
+
+
+class PaymentsStream(ListStream):
+    name = "insurance_payments"
+
+
+def test_records_of_other_streams_are_kept_apart_and_never_become_encounters(store):
+    from claimbridge.store.models import SourceRecord
+
+    class TwoStreams(EhrSource):
+        type_name = "two"
+
+        def __init__(self):
+            super().__init__("test-source", None)
+
+        def streams(self):
+            return [ListStream(rows(3)), PaymentsStream(rows(2))]
+
+    now = T0 + timedelta(hours=1)
+    result = SyncRunner(store, now=lambda: now).run(TwoStreams())
+    assert [(s.stream, s.new) for s in result.streams] == [("encounters", 3), ("insurance_payments", 2)]
+    assert count(store, StoredEncounter) == 3
+    assert count(store, SourceRecord) == 2
+    again = SyncRunner(store, now=lambda: now + timedelta(hours=1)).run(TwoStreams())
+    assert again.total("new") == again.total("changed") == 0
+    with store.transaction() as session:
+        streams = session.execute(select(SourceRecord.stream).distinct()).scalars().all()
+        marks = session.execute(select(Bookmark.stream)).scalars().all()
+    assert streams == ["insurance_payments"]
+    assert sorted(marks) == ["encounters", "insurance_payments"]
+
+
+def test_reread_reads_from_the_start_and_changes_only_what_changed(store):
+    stream = ListStream(rows(4))
+    first = T0 + timedelta(hours=1)
+    SyncRunner(store, now=lambda: first).run(ListSource(stream))
+    stream.rows[1] = ("Encounter/1", T0, {"id": "1", "v": 2})  # changed without a newer timestamp
+    second = T0 + timedelta(hours=2)
+    plain = SyncRunner(store, now=lambda: second).run(ListSource(stream))
+    assert plain.total("read") == 0
+    third = T0 + timedelta(hours=3)
+    reread = SyncRunner(store, now=lambda: third).run(ListSource(stream), reread=True)
+    assert stream.calls[-1] == (None, third)
+    assert (reread.total("read"), reread.total("changed"), reread.total("unchanged")) == (4, 1, 3)
+
+
+def test_a_record_read_again_with_the_same_problem_is_quarantined_once(store):
+    stream = ListStream(rows(4), bad={"Encounter/2"})
+    SyncRunner(store, now=lambda: T0 + timedelta(hours=1)).run(ListSource(stream))
+    SyncRunner(store, now=lambda: T0 + timedelta(hours=2)).run(ListSource(stream), reread=True)
+    assert count(store, QuarantinedRecord) == 1
+    with store.transaction() as session:
+        session.execute(select(QuarantinedRecord)).scalar_one().resolved_at = T0
+    SyncRunner(store, now=lambda: T0 + timedelta(hours=3)).run(ListSource(stream), reread=True)
+    assert count(store, QuarantinedRecord) == 2  # resolved, yet still broken: it comes back
