@@ -92,8 +92,14 @@ def test_example_configuration_is_valid(monkeypatch):
     from claimbridge.plugin_host import create_plugin_host
 
     example = Path(__file__).resolve().parents[2] / "config" / "claimbridge.example.yaml"
-    settings = load_config(example, create_plugin_host(), env={"OFFICE_ALLY_SFTP_PASSWORD": "x"})
-    assert [s.name for s in settings.sources] == ["main-ehr", "backfill"]
+    from claimbridge.config import connector_settings
+
+    host = create_plugin_host()
+    settings = load_config(example, host, env={"OFFICE_ALLY_SFTP_PASSWORD": "x"})
+    assert [s.name for s in settings.sources] == ["main-ehr", "backfill", "simplepractice"]
+    for entry in settings.sources:  # each example's settings are valid for its plugin
+        cls = host.source_class(entry.type)
+        assert isinstance(connector_settings(entry, cls.settings_model, example.parent), cls.settings_model)
 
 
 def test_relative_connector_paths_are_taken_from_the_config_folder(tmp_path):
