@@ -176,3 +176,14 @@ def test_visit_cap_counts_the_patients_other_claims(installed):
     stranger = PriorClaimLine(pcn="CB8888888801", patient_key="someone-else", rendering_npi=None, code="90834",
                               service_date=extra.service_date)
     assert cap_findings([*others, same_claim, stranger]) == []
+
+
+def test_the_installed_rules_pass_the_conformance_check_through_their_entry_point(installed):
+    from claimbridge.testing import check_scrub_rule, make_plugin_host
+
+    host = make_plugin_host([PLUGIN])
+    rules = {rule_id: rule for rule_id, rule in host.scrub_rules.items() if rule_id.startswith("prairie_medicaid.")}
+    assert set(rules) == {LEVEL, CAP}
+    for rule in rules.values():
+        assert rule.passes and rule.fails  # the rules carry their own examples
+        check_scrub_rule(rule)

@@ -17,6 +17,10 @@ Fixtures:
           return [my_plugin.plugin]          # or ["my_plugin"], the entry-point name
 
   :func:`make_plugin_host` builds the same host outside a fixture.
+* ``claimbridge_sandbox_clearinghouse`` — claimbridge's sandbox clearinghouse (a real SFTP server on loopback
+  over a temporary folder): ``settings()``, ``untrusted_settings()``, ``far_side``, ``config_entry()``.
+* ``claimbridge_fhir_server`` (session) — a FHIR R4 server: Medplum under Node.js when node and its packages are
+  there, else the in-process FHIR sandbox; ``base_url``, ``load(resources)``, ``kind``.
 
 Conformance checks (plain functions; each raises :class:`ConformanceError`, an ``AssertionError``, listing every
 problem with what to fix):
@@ -25,8 +29,12 @@ problem with what to fix):
   its own passing examples (``passes``) and flags its failing ones (``fails``) with well-formed findings.
 * :func:`check_settings_model` ``(model)`` — a pydantic model (and the models nested in it) that rejects unknown
   keys and gives every field a description.
-* :func:`check_source` ``(source_factory, since=...)`` — each stream never yields records older than ``since``
-  (or newer than ``until``), and reading the same window twice yields the same keys and payloads.
+* :func:`check_source` ``(source_factory, since=..., bad_records_factory=...)`` — each stream never yields
+  records older than ``since`` (or newer than ``until``), reading the same window twice yields the same keys and
+  payloads, a sorted stream resumes from a mid-stream bookmark without losing records, and unusable records come
+  as BadRecords, not exceptions.
+* :func:`check_clearinghouse` ``(factory, far_side, untrusted_factory=...)`` — atomic uploads, never twice,
+  inbound files listed, fetched and archived, unknown hosts refused (:class:`FolderFarSide` for folders).
 """
 
 from __future__ import annotations
