@@ -457,3 +457,67 @@ def test_sftp_inbox_downloads_the_exports_and_reads_them_like_a_folder(tmp_path,
     time.sleep(0.01)
     assert read(settings, since=bookmark) == []
     assert {p.name: p.stat().st_ctime_ns for p in local.iterdir()} == stamps
+
+
+def test_a_no_show_with_a_fee_becomes_a_cancelled_encounter_marked_no_show(tmp_path):
+    reports = demo_reports(TODAY)
+    no_show = next(r for r in reports["appointments"][1] if r[8] == "No Show")
+    header, rows = reports["billing"]
+    template = next(r for r in rows if r[CLIENT].strip() == no_show[4] and r[CLINICIAN] == no_show[6])
+    fee_row = [no_show[0], *template[1:3], no_show[7], *template[4:6], "$60.00", "1", "$60.00", *template[9:]]
+    reports["billing"] = (header, [*rows, fee_row])
+    folder = tmp_path / "import"
+    write_reports(folder, reports)
+    found = records(read(settings_for(folder)))
+    assert len(found) == 34
+    day = dt.datetime.strptime(no_show[0], "%m/%d/%Y").date().isoformat()
+    [bundle] = [b for b in found.values() if encounter(b)["period"]["start"] == day and patient_name(b) == no_show[4]]
+    enc = encounter(bundle)
+    assert enc["status"] == "cancelled" and enc["class"]["code"] == "VR"
+    assert enc["extension"] == [{"url": EXT_ATTENDANCE, "valueCode": "no_show"}]
+    assert [c["priceOverride"]["value"] for c in resources(bundle, "ChargeItem")] == [60]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bundles.Joiner.sessions stamps a session with only the plans covering its date: a corrected insurance "
+    "export that ends the client's coverage changes the bundle (no Coverage) but not the session's cursor, so "
+    "an incremental read never yields it again"))
+def test_a_corrected_insurance_export_ending_the_coverage_re_yields_the_sessions(tmp_path):
+    export = write_demo_export(tmp_path / "import", TODAY)
+    settings = export.source_settings
+    first = read(settings)
+    bookmark = max_cursor(first)
+    i_header, i_rows = demo_reports(TODAY)["insurance"]
+    plans = [list(r) for r in i_rows if r[1] == "Juniper Aldana-Fitch"]
+    for plan in plans:
+        plan[14] = dt.date(2026, 1, 31)  # Coverage End: before every session of hers
+    time.sleep(0.01)
+    (Path(settings["folder"]) / "client-insurance-corrected.csv").write_bytes(_csv(i_header, plans))
+    now = records(read(settings))
+    juniper = {k for k, b in now.items() if patient_name(b) == "Juniper Aldana-Fitch"}
+    assert juniper and all(not resources(now[k], "Coverage") for k in juniper)  # the bundles did change
+    assert set(records(read(settings, since=bookmark))) == juniper
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "source.SimplePracticeSource._mirror re-downloads a remote file only when its size differs from the local "
+    "copy: a corrected export re-uploaded under the same name with the same size ($200.00 → $210.00) is never "
+    "downloaded, so the correction is silently lost"))
+def test_sftp_inbox_downloads_a_corrected_file_of_the_same_size(tmp_path, demo, claimbridge_sandbox_clearinghouse):
+    sandbox = claimbridge_sandbox_clearinghouse
+    demo_settings, _ = demo
+    export = write_demo_export(sandbox.root / "exports", TODAY)
+    inbox = {**sandbox.settings().model_dump(mode="json", exclude_none=True), "password": sandbox.password,
+             "remote_folder": "exports"}
+    settings = {**demo_settings, "folder": str(tmp_path / "downloaded"), "sftp": inbox}
+    bookmark = max_cursor(read(settings))
+    remote = export.files["billing"]
+    content = remote.read_bytes()
+    corrected = content.replace(b"$200.00", b"$210.00", 1)
+    assert corrected != content and len(corrected) == len(content)
+    time.sleep(0.01)
+    remote.write_bytes(corrected)
+    changed = records(read(settings, since=bookmark))
+    assert (tmp_path / "downloaded" / remote.name).read_bytes() == corrected
+    assert [c["priceOverride"]["value"] for b in changed.values() for c in resources(b, "ChargeItem")
+            if c["priceOverride"]["value"] == 210] == [210]
