@@ -1,7 +1,8 @@
 """claimbridge benchmarks: each figure is printed next to a baseline measured in the same run, so the ratio —
 not the absolute time on a shared, noisy machine — is what we track.
 
-    python benchmarks/run.py [--copies N] [--claims N] [--repeat R] [--scrub-claims N]
+    python benchmarks/run.py [--copies N] [--claims N] [--repeat R] [--scrub-claims N] [--post-claims N]
+                             [--sp-sessions N]
 
 1. encounters → stored Claims per second (bundle parse, build, FHIR validation, scrubbing against the store,
    JSON, database insert, events, claim lines),
@@ -11,6 +12,8 @@ not the absolute time on a shared, noisy machine — is what we track.
 3. scrubbing (all rules) per second, against json.loads of the same claims (benchmarks/scrub_bench.py).
 4. 835 posting into SQLite per second, against pyx12 validating the same kind of file
    (benchmarks/posting_bench.py). The typed 835 parse is benchmarks/x12_parse_bench.py.
+5. SimplePractice export folder → encounter records per second, against csv.reader + json.dumps of the same
+   files; an incremental pull that finds nothing new; peak memory (benchmarks/simplepractice_bench.py).
 """
 
 from __future__ import annotations
@@ -215,6 +218,8 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
     parser.add_argument("--scrub-claims", type=int, default=20_000, help="claims in the scrub benchmark")
     parser.add_argument("--post-claims", type=int, default=5_000, help="claims in the 835 posting benchmark")
+    parser.add_argument("--sp-sessions", type=int, default=5_000,
+                        help="billing rows in the SimplePractice benchmark (default 5,000)")
     args = parser.parse_args(argv)
 
     claims = bench_claims(args.copies, args.repeat)
@@ -242,7 +247,11 @@ def main(argv=None) -> int:
     from posting_bench import main as bench_posting
 
     posting = bench_posting(["--claims", str(args.post_claims), "--repeat", str(args.repeat)])
-    print(json.dumps({"claims": claims, "x12": x12, "scrub": scrub, "posting": posting},
+    from simplepractice_bench import main as bench_simplepractice
+
+    simplepractice = bench_simplepractice(["--sessions", str(args.sp_sessions), "--repeat", str(args.repeat)])
+    print(json.dumps({"claims": claims, "x12": x12, "scrub": scrub, "posting": posting,
+                      "simplepractice": simplepractice},
                      default=lambda v: str(v) if isinstance(v, Decimal) else v))
     return 0
 
