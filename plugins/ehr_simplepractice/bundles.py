@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from claimbridge.claims.systems import (
@@ -51,7 +52,13 @@ _CPT_SHAPE = "0123456789"
 
 
 def digest(*parts: object) -> str:
-    return hashlib.sha256("|".join(str(p) for p in parts).encode()).hexdigest()[:16]
+    """An opaque id for ``parts`` (16 hex digits of a sha256): ids carry no names or dates."""
+    return _digest("|".join(str(p) for p in parts))
+
+
+@lru_cache(maxsize=65536)
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -177,8 +184,10 @@ class Joiner:
                           else charges[0].attendance or "show")
             if attendance == "cancelled":
                 continue
-            plans = tuple(p for p in self.plans.get(ref, []) if p.covers(day))
-            stamps = [c.origin.stamp for c in charges] + [client.origin.stamp] + [p.origin.stamp for p in plans]
+            current = self.plans.get(ref, [])
+            plans = tuple(p for p in current if p.covers(day))
+            # every current plan row counts: a newer export that ends a plan changes the session too
+            stamps = [c.origin.stamp for c in charges] + [client.origin.stamp] + [p.origin.stamp for p in current]
             if appointment is not None:
                 stamps.append(appointment.origin.stamp)
             yield Session(key=f"sp-{digest(ref, day.isoformat(), clinician_key)}", client=client, day=day,

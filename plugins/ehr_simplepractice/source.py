@@ -14,10 +14,12 @@ so the sync runner quarantines them and the rest of the file goes on.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import posixpath
 import stat
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,12 +29,20 @@ from claimbridge.errors import FatalError, TransmitError
 
 from .bundles import Joiner, digest
 from .export import EXPORT_SUFFIXES, Export, RowProblem, load_export
+from .files import file_digest
 from .settings import SimplePracticeSettings
 
 log = logging.getLogger(__name__)
 
 #: files that arrived within this long before the bookmark are read again (clock steps, slow copies)
 LOOKBACK = timedelta(minutes=5)
+#: SFTP gives modification times in whole seconds: a copy downloaded within this long of the server's last
+#: change is downloaded again (and compared) next time, so a same-size rewrite in that second is not missed
+SETTLED_SECONDS = 2
+
+
+#: the SFTP inbox's record of what it downloaded (hidden: the folder scan skips dot-files)
+MANIFEST = ".claimbridge-downloads.json"
 
 
 def _cursor(stamp: datetime) -> str:
@@ -144,8 +154,14 @@ class SimplePracticeSource(EhrSource):
     # -- the SFTP inbox -------------------------------------------------------------------------------------
 
     def _mirror(self) -> None:
-        """Download the SFTP folder's export files that are new or changed (by name and size) into ``folder``;
-        each lands under a temporary name and is renamed when complete. Nothing is deleted remotely."""
+        """Download the SFTP folder's export files that are new or changed into ``folder``; each lands under a
+        temporary name and is renamed when complete. Nothing is deleted remotely.
+
+        ``folder/.claimbridge-downloads.json`` remembers each download (size, the server's modification time,
+        sha256, when). A file whose size and modification time match is skipped, unless it was downloaded within
+        :data:`SETTLED_SECONDS` of that time (SFTP times are whole seconds: a same-size rewrite in that second
+        would look the same); then it is downloaded again and replaces the local copy only if its bytes differ,
+        so an unchanged file keeps its arrival time and yields nothing new."""
         inbox = self.settings.sftp
         if inbox is None or self._mirrored:
             return
@@ -153,6 +169,11 @@ class SimplePracticeSource(EhrSource):
 
         folder = self.settings.folder
         folder.mkdir(parents=True, exist_ok=True)
+        manifest_path = folder / MANIFEST
+        try:
+            manifest: dict[str, dict[str, Any]] = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, ValueError):
+            manifest = {}
         session = open_session(inbox)
         try:
             sftp = session.sftp
@@ -167,7 +188,11 @@ class SimplePracticeSource(EhrSource):
                         or not name.lower().endswith(EXPORT_SUFFIXES)):
                     continue
                 local = folder / name
-                if local.exists() and local.stat().st_size == entry.st_size:
+                known = manifest.get(name)
+                remote_mtime = int(entry.st_mtime or 0)
+                if (known is not None and local.exists() and known["size"] == entry.st_size
+                        and known["mtime"] == remote_mtime
+                        and known["downloaded"] - remote_mtime >= SETTLED_SECONDS):
                     continue
                 temp = folder / f".{name}.part"
                 try:
@@ -176,8 +201,21 @@ class SimplePracticeSource(EhrSource):
                     temp.unlink(missing_ok=True)
                     raise TransmitError(f"source {self.name}: downloading {name} from {inbox.endpoint} failed: "
                                         f"{exc}; will retry") from exc
-                os.replace(temp, local)
-                log.info("source %s: downloaded %s (%d bytes)", self.name, name, entry.st_size or 0)
+                digest_hex = file_digest(temp)
+                if known is not None and local.exists() and known.get("sha256") == digest_hex:
+                    temp.unlink()  # unchanged: the local copy (and its arrival time) stays
+                else:
+                    os.replace(temp, local)
+                    log.info("source %s: downloaded %s (%d bytes)", self.name, name, entry.st_size or 0)
+                manifest[name] = {"size": entry.st_size, "mtime": remote_mtime, "sha256": digest_hex,
+                                  "downloaded": time.time()}
+                _write_json_atomically(manifest_path, manifest)
         finally:
             session.close()
         self._mirrored = True
+
+
+def _write_json_atomically(path, data) -> None:
+    temp = path.with_name(path.name + ".part")
+    temp.write_text(json.dumps(data, sort_keys=True, indent=1), encoding="utf-8")
+    os.replace(temp, path)

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 __all__ = [
     "name_key",
@@ -210,6 +211,7 @@ def split_name(text: str) -> tuple[str, str]:
     return first, last
 
 
+@lru_cache(maxsize=65536)
 def name_key(first: str, last: str) -> str:
     """A key to match names written differently: no case, accents or punctuation, single spaces.
 
