@@ -76,6 +76,30 @@ def test_demo_twice_in_one_folder_sends_nothing_the_second_time(tmp_path):
     assert "denials to work (by category):" in human.stdout and "received:" in human.stdout
 
 
+def test_demo_from_a_simplepractice_export_runs_the_same_loop(tmp_path):
+    workdir = tmp_path / "demo-sp"
+    first = cli("demo", "--workdir", str(workdir), "--source", "simplepractice", "--json")
+    assert first.returncode == 0, first.stderr
+    summary = json.loads(first.stdout)
+    folder = workdir / "simplepractice-import"
+    assert sorted(p.suffix for p in folder.iterdir() if not p.name.startswith(".")) == [".csv"] * 5
+    [source] = summary["sources"]
+    assert source["name"] == "demo-simplepractice" and source["quarantined"] == 0
+    # 33 sessions with a fee; the two late cancels are not billed to their payer (no claim)
+    assert summary["encounters_pulled"] == 33 and summary["not_billable"] == 2
+    assert summary["claims_built"] == 31 and summary["files_sent"] == 1
+    assert len(summary["claims_held"]) == summary["claims_built"] - summary["claims_sent"]
+    assert summary["responses"]["counts"]["claims_accepted"] == summary["claims_sent"]
+    assert Decimal(summary["revenue"]["paid"]) > 0
+
+    second = cli("demo", "--workdir", str(workdir), "--source", "simplepractice", "--json")
+    again = json.loads(second.stdout)
+    assert (again["encounters_pulled"], again["files_sent"], again["claims_built"]) == (0, 0, 0)
+    config = str(workdir / "claimbridge.yaml")
+    listed = cli("--config", config, "quarantine", "list")
+    assert listed.returncode == 0 and listed.stdout.strip() == "nothing quarantined"
+
+
 def test_config_check_reports_every_problem_and_exits_1(tmp_path):
     good = cli("config", "check", str(EXAMPLE), env={"OFFICE_ALLY_SFTP_PASSWORD": "x"})
     assert good.returncode == 0, good.stderr
