@@ -335,10 +335,11 @@ def _attach_subcommands() -> None:
     from claimbridge.cli_quarantine import quarantine
     from claimbridge.cli_responses import responses
     from claimbridge.cli_schedule import jobs, run
+    from claimbridge.cli_web import tokens, users, web
     from claimbridge.cli_worklist import denials, remits
     from claimbridge.x12.cli import x12
 
-    for command in (x12, scrub, responses, remits, denials, jobs, run, plugin, quarantine):
+    for command in (x12, scrub, responses, remits, denials, jobs, run, plugin, quarantine, web, users, tokens):
         main.add_command(command)
 
 

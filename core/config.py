@@ -310,6 +310,20 @@ class ScheduleSettings(Strict):
         return grace
 
 
+class WebSettings(Strict):
+    """``claimbridge web`` / the web server ``claimbridge run`` starts: the admin UI and the JSON API."""
+
+    enabled: bool = Field(True, description="whether `claimbridge run` also serves the UI and API")
+    host: str = Field("127.0.0.1", description="address to listen on; loopback unless a proxy fronts it")
+    port: int = Field(8123, ge=1, le=65535, description="TCP port")
+    session_hours: float = Field(8, gt=0, le=24 * 14, description="a login lasts this long")
+    secure_cookies: bool | None = Field(
+        None, description="mark cookies Secure (HTTPS only); default: on unless the host is loopback")
+    secret_key_file: Path | None = Field(
+        None, description="file holding the key that signs sessions (made once, mode 600); default: "
+                          "WORKDIR/.web-secret")
+
+
 class Settings(Strict):
     """The whole configuration file."""
 
@@ -321,6 +335,7 @@ class Settings(Strict):
     clearinghouses: list[ClearinghouseEntry] = Field(default_factory=list)
     workdir: Path = Field(Path("."), description="folder for outbound files; relative to the config file")
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     def source(self, name: str) -> ConnectorEntry:
         for entry in self.sources:

@@ -189,6 +189,11 @@ def override_finding(session: Session, reviewer: Reviewer, pcn: str, rule: str, 
     if rule not in found:
         raise FatalError(f"claim {version.pcn} has no finding of rule {rule}; it has: "
                          f"{', '.join(sorted(found)) or 'none'}")
+    earlier = session.execute(select(FindingOverride).where(
+        FindingOverride.claim_id == claim.id, FindingOverride.version == version.version,
+        FindingOverride.rule == rule)).scalar_one_or_none()
+    if earlier is not None:
+        raise FatalError(f"{rule} on claim {version.pcn} was already overridden by {earlier.actor}: {earlier.reason}")
     session.add(FindingOverride(claim_id=claim.id, version=version.version, rule=rule, reason=reason, actor=actor))
     note = f"override of {rule}: {reason}"
     session.add(ClaimEvent(claim_id=claim.id, version=version.version, from_status=version.status,

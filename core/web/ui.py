@@ -1,0 +1,155 @@
+"""Server-rendered pages: sign in and out, the dashboard, claims, the held-claims queue (override a finding).
+
+No JavaScript is needed; forms post with the session's CSRF token. Pages that show a claim write an audit entry.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.parse import urlparse
+
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
+from sqlalchemy import func, select
+
+from claimbridge.errors import ClaimbridgeError
+from claimbridge.store.models import Claim, ClaimEvent, ClaimVersion, StoredEncounter
+from claimbridge.web import audit, runtime
+from claimbridge.web.auth import new_csrf_token, verify_password
+
+ui = Blueprint("ui", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (no scheme, no host) may follow a login."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return url_for("ui.dashboard")
+    parsed = urlparse(target)
+    return target if not parsed.netloc and not parsed.scheme else url_for("ui.dashboard")
+
+
+@ui.get("/healthz")
+def healthz():
+    return {"ok": True}
+
+
+@ui.route("/login", methods=["GET", "POST"])
+def login():
+    if request.method == "POST":
+        if not request.form.get("csrf_token") or request.form.get("csrf_token") != session.get("login_csrf"):
+            return render_template("login.html", error="The form expired; try again.",
+                                   login_csrf=_login_csrf()), 400
+        who = verify_password(runtime().store, request.form.get("username", "").strip(),
+                              request.form.get("password", ""))
+        if who is None:
+            time.sleep(0.2)  # slows guessing a little; the hash already costs more
+            return render_template("login.html", error="Wrong username or password.",
+                                   login_csrf=_login_csrf()), 401
+        session.clear()
+        session.permanent = True
+        session.update(user_id=who.user_id, at=time.time(), csrf=new_csrf_token())
+        return redirect(_safe_next(request.args.get("next")))
+    return render_template("login.html", error=None, login_csrf=_login_csrf())
+
+
+def _login_csrf() -> str:
+    session["login_csrf"] = new_csrf_token()
+    return session["login_csrf"]
+
+
+@ui.post("/logout")
+def logout():
+    session.clear()
+    return redirect(url_for("ui.login"))
+
+
+@ui.get("/")
+def dashboard():
+    from claimbridge.posting.report import revenue_summary
+
+    store = runtime().store
+    with store.transaction() as db:
+        by_status = dict(db.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all())
+    revenue = revenue_summary(store)
+    return render_template("dashboard.html", by_status=sorted(by_status.items()), total=sum(by_status.values()),
+                           revenue=revenue)
+
+
+@ui.get("/claims")
+def claims():
+    status = request.args.get("status") or None
+    cursor = request.args.get("cursor", type=int)
+    limit = 50
+    with runtime().store.transaction() as db:
+        query = (select(Claim, ClaimVersion, StoredEncounter.source)
+                 .join(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
+                       & (ClaimVersion.version == Claim.current_version))
+                 .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id))
+        if status:
+            query = query.where(Claim.status == status)
+        if cursor:
+            query = query.where(Claim.id < cursor)
+        rows = db.execute(query.order_by(Claim.id.desc()).limit(limit + 1)).all()
+        statuses = [s for (s,) in db.execute(select(Claim.status).distinct().order_by(Claim.status))]
+    items = [{"pcn": v.pcn, "status": c.status, "version": v.version, "source": source,
+              "hold_reason": v.hold_reason, "updated_at": c.updated_at} for c, v, source in rows[:limit]]
+    next_cursor = rows[limit - 1][0].id if len(rows) > limit else None
+    return render_template("claims.html", items=items, status=status, statuses=statuses, next_cursor=next_cursor)
+
+
+@ui.get("/claims/<pcn>")
+def claim(pcn: str):
+    with runtime().store.transaction() as db:
+        version = db.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn.upper())).scalar_one_or_none()
+        if version is None:
+            return render_template("error.html", status=404, code="not_found",
+                                   message=f"No claim version with PCN {pcn.upper()}."), 404
+        record = db.get(Claim, version.claim_id)
+        events = db.execute(select(ClaimEvent).where(ClaimEvent.claim_id == record.id)
+                            .order_by(ClaimEvent.id)).scalars().all()
+        audit(db, "view_claim", f"{version.pcn} (ui)", claim_id=record.id)
+        view = {"pcn": version.pcn, "version": version.version, "status": version.status,
+                "frequency": version.frequency, "hold_reason": version.hold_reason,
+                "findings": json.loads(version.findings or "[]"),
+                "history": [{"at": e.at, "from": e.from_status, "to": e.to_status, "actor": e.actor,
+                             "reason": e.reason} for e in events],
+                "segments": (version.x12_segments or "").splitlines(),
+                "fhir": json.dumps(json.loads(version.fhir), indent=2) if version.fhir else None}
+    return render_template("claim.html", claim=view)
+
+
+@ui.get("/held")
+def held():
+    from claimbridge.claims.queries import held_claims
+
+    return render_template("held.html", items=held_claims(runtime().store))
+
+
+@ui.post("/claims/<pcn>/override")
+def override(pcn: str):
+    from claimbridge.claims.lifecycle import StatusRecorder
+    from claimbridge.claims.review import override_finding
+
+    if not g.principal.can("biller"):
+        return render_template("error.html", status=403, code="forbidden",
+                               message="Overriding a finding needs the biller role."), 403
+    rule = request.form.get("rule", "").strip()
+    reason = request.form.get("reason", "").strip()
+    if not rule or not reason:
+        flash("Give the reason the finding may pass.", "error")
+        return redirect(url_for("ui.held"))
+    rt = runtime()
+    recorder = StatusRecorder()
+    try:
+        with rt.store.transaction() as db:
+            review = override_finding(db, rt.reviewer(), pcn, rule, reason=reason,
+                                      actor=f"web:{g.principal.username}", recorder=recorder)
+    except ClaimbridgeError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("ui.held"))
+    recorder.announce(rt.plugins)
+    if review.blocking:
+        flash(f"{pcn.upper()}: {rule} overridden; still held: {review.hold_reason()}", "info")
+    else:
+        flash(f"{pcn.upper()}: {rule} overridden; the claim is ready and goes out with the next submission.", "info")
+    return redirect(url_for("ui.held"))
