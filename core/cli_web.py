@@ -23,8 +23,7 @@ def web(obj, host: str | None, port: int | None, threads: int) -> None:
         settings = runtime.settings.web
         host = host or settings.host
         port = port or settings.port
-        runtime.settings.web = settings.model_copy(update={"host": host, "port": port})
-        app = create_app(runtime)
+        app = create_app(runtime, host=host)
         click.echo(f"claimbridge web on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
         serve(app, host=host, port=port, threads=threads, ident="claimbridge")
 

@@ -57,15 +57,18 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def create_app(runtime, *, secure_cookies: bool | None = None) -> Flask:
-    """The Flask app over ``runtime`` (a :class:`claimbridge.pipeline.Runtime`: settings, store, plugins)."""
+def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None = None) -> Flask:
+    """The Flask app over ``runtime`` (a :class:`claimbridge.pipeline.Runtime`: settings, store, plugins);
+    ``host`` is the address it will be served on (default ``web.host``): cookies are Secure unless it is
+    loopback (or ``web.secure_cookies`` says otherwise)."""
     web = runtime.settings.web
+    host = host or web.host
     app = Flask(__name__, static_folder="static", template_folder="templates")
     key_file = web.secret_key_file or (runtime.settings.workdir / ".web-secret")
     if not key_file.is_absolute():
         key_file = runtime.config_path.parent / key_file
     if secure_cookies is None:
-        secure_cookies = web.secure_cookies if web.secure_cookies is not None else not is_loopback(web.host)
+        secure_cookies = web.secure_cookies if web.secure_cookies is not None else not is_loopback(host)
     app.config.update(
         SECRET_KEY=secret_key(key_file),
         SESSION_COOKIE_NAME="claimbridge_session",
