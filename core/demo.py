@@ -103,7 +103,33 @@ def run_demo(workdir: Path, *, progress=None, source: str = "fhir") -> tuple[Pip
             f"  claimbridge x12 validate {workdir / 'outbound'}/*.837",
         ],
     }
+    login = demo_login(config_path)
+    extra["web"] = login
+    extra["next_steps"] += [
+        "",
+        "The admin UI and API over the demo's data:",
+        f"  claimbridge --config {config_path} web --port {login['port']}",
+        f"  then open {login['url']} and sign in as {login['username']} with the one-time password "
+        f"{login['password']}",
+    ]
     return summary, extra
+
+
+def demo_login(config_path: Path) -> dict:
+    """A one-time login for the demo's data: user ``demo`` (admin) gets a new random password on every run."""
+    import secrets
+
+    from claimbridge.web.auth import AuthError, add_user, set_password
+
+    password = secrets.token_urlsafe(12)
+    with Runtime.open(config_path) as runtime:
+        try:
+            add_user(runtime.store, "demo", password, "admin")
+        except AuthError:
+            set_password(runtime.store, "demo", password)
+        web = runtime.settings.web
+    return {"username": "demo", "password": password, "port": web.port,
+            "url": f"http://{web.host}:{web.port}/"}
 
 
 def demo_data(workdir: Path) -> list[dict]:

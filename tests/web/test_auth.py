@@ -110,3 +110,15 @@ def test_viewing_a_claim_is_audited_and_the_audit_log_is_append_only(as_role, wo
         with pytest.raises(sqlalchemy.exc.DatabaseError, match="append-only"), \
                 world.store.transaction() as session:
             session.execute(sqlalchemy.text(statement))
+
+
+def test_the_demo_login_is_new_on_every_run(client, world):
+    from claimbridge.demo import demo_login
+
+    first = demo_login(world.config_path)
+    second = demo_login(world.config_path)
+    assert first["username"] == second["username"] == "demo" and first["password"] != second["password"]
+    assert first["url"] == "http://127.0.0.1:8123/"
+    assert login(client, "demo", first["password"]).status_code == 401
+    assert login(client, "demo", second["password"]).status_code == 302
+    assert client.get("/api/v1/me").json["role"] == "admin"
