@@ -144,6 +144,9 @@ class Reviewer:
                 session.execute(delete(ClaimLine).where(ClaimLine.version_id == version.id))
         auth = facts.prior_authorizations[0] if facts.prior_authorizations else None
         npi = facts.rendering.npi if facts.rendering else None
+        dates = [line.service_date for line in facts.lines if line.service_date]
+        claim.payer_id, claim.rendering_npi, claim.patient_key = facts.payer_id, npi, facts.patient_key
+        claim.service_date = min(dates) if dates else None
         entries = self._pass_lines.setdefault(facts.patient_key or "", [])
         entries[:] = [e for e in entries if e[0] != claim.id]
         for line in facts.lines:

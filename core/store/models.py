@@ -144,6 +144,11 @@ class Claim(Base):
     pcn: Mapped[str] = mapped_column(String(17), index=True)  # PCN of the current version
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # what lists filter on, from the current version as last scrubbed (None: it could not be built)
+    payer_id: Mapped[str | None] = mapped_column(String(80), index=True)
+    rendering_npi: Mapped[str | None] = mapped_column(String(10), index=True)
+    service_date: Mapped[date | None] = mapped_column(Date, index=True)
+    patient_key: Mapped[str | None] = mapped_column(String(200), index=True)
     encounter: Mapped[StoredEncounter] = relationship(back_populates="claim")
     versions: Mapped[list[ClaimVersion]] = relationship(back_populates="claim", order_by="ClaimVersion.version")
     events: Mapped[list[ClaimEvent]] = relationship(order_by="ClaimEvent.id", viewonly=True)
