@@ -162,7 +162,9 @@ def me():
 
 CLAIM_ROW = {"type": "object", "properties": {
     "pcn": {"type": "string"}, "status": {"type": "string"}, "version": {"type": "integer"},
-    "frequency": {"type": "string"}, "source": {"type": "string"}, "hold_reason": {"type": "string", "nullable": True},
+    "frequency": {"type": "string"}, "source": {"type": "string"}, "payer": {"type": "string", "nullable": True},
+    "provider": {"type": "string", "nullable": True},
+    "service_date": {"type": "string", "format": "date", "nullable": True}, "hold_reason": {"type": "string", "nullable": True},
     "updated_at": {"type": "string", "format": "date-time"}}}
 
 
@@ -174,7 +176,14 @@ def _page_schema(item: dict) -> dict:
 
 @operation("GET", "/claims", "Claims, newest first, by status and source",
            parameters=[_query("status", "only claims whose current version has this status"),
-                       _query("source", "only claims from this EHR source"), *PAGE_PARAMS],
+                       _query("source", "only claims from this EHR source"),
+                       _query("payer", "payer id (NIIP)"), _query("provider", "rendering provider NPI"),
+                       _query("service_from", "first date of service on or after (YYYY-MM-DD)", {"type": "string",
+                                                                                                 "format": "date"}),
+                       _query("service_to", "first date of service on or before (YYYY-MM-DD)", {"type": "string",
+                                                                                               "format": "date"}),
+                       _query("patient", "the patient key a claim detail shows (opaque, not a name)"),
+                       *PAGE_PARAMS],
            response=_page_schema(CLAIM_ROW))
 def claims_list():
     limit, cursor, count = _page_args()
@@ -185,23 +194,46 @@ def claims_list():
                        & (ClaimVersion.version == Claim.current_version))
                  .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id))
         counting = select(func.count(Claim.id)).join(StoredEncounter, StoredEncounter.id == Claim.encounter_id)
-        if request.args.get("status"):
-            query = query.where(Claim.status == request.args["status"])
-            counting = counting.where(Claim.status == request.args["status"])
-        if request.args.get("source"):
-            query = query.where(StoredEncounter.source == request.args["source"])
-            counting = counting.where(StoredEncounter.source == request.args["source"])
+        for condition in _claim_filters():
+            query, counting = query.where(condition), counting.where(condition)
         if cursor is not None:
             query = query.where(Claim.id < cursor)
         rows = session.execute(query.order_by(Claim.id.desc()).limit(limit + 1)).all()
         items = [{"pcn": v.pcn, "status": c.status, "version": v.version, "frequency": v.frequency,
-                  "source": source, "hold_reason": v.hold_reason, "updated_at": c.updated_at.isoformat()}
+                  "source": source, "payer": c.payer_id, "provider": c.rendering_npi,
+                  "service_date": c.service_date.isoformat() if c.service_date else None,
+                  "hold_reason": v.hold_reason, "updated_at": c.updated_at.isoformat()}
                  for c, v, source in rows[:limit]]
         page: dict[str, Any] = {"items": items,
                                 "next_cursor": str(rows[limit - 1][0].id) if len(rows) > limit else None}
         if count:
             page["total"] = session.execute(counting).scalar_one()
     return _json(page)
+
+
+def _claim_filters() -> list:
+    """The WHERE conditions of the claims list's query parameters."""
+    from datetime import date
+
+    args = request.args
+    conditions = []
+    if args.get("status"):
+        conditions.append(Claim.status == args["status"])
+    if args.get("source"):
+        conditions.append(StoredEncounter.source == args["source"])
+    if args.get("payer"):
+        conditions.append(Claim.payer_id == args["payer"].strip().upper())
+    if args.get("provider"):
+        conditions.append(Claim.rendering_npi == args["provider"].strip())
+    if args.get("patient"):
+        conditions.append(Claim.patient_key == args["patient"].strip())
+    for name, compare in (("service_from", Claim.service_date.__ge__), ("service_to", Claim.service_date.__le__)):
+        if args.get(name):
+            try:
+                conditions.append(compare(date.fromisoformat(args[name])))
+            except ValueError:
+                raise ApiError(400, "bad_request", f"{name} must be a date, YYYY-MM-DD") from None
+    return conditions
 
 
 @operation("GET", "/claims/{pcn}", "One claim version: FHIR Claim, findings, history, 837 segments (audited)",
@@ -224,7 +256,9 @@ def claim_detail(pcn: str):
         data = {
             "pcn": version.pcn, "version": version.version, "current_version": claim.current_version,
             "status": version.status, "claim_status": claim.status, "frequency": version.frequency,
-            "source": encounter.source, "hold_reason": version.hold_reason,
+            "source": encounter.source, "hold_reason": version.hold_reason, "payer": claim.payer_id,
+            "provider": claim.rendering_npi, "patient": claim.patient_key,
+            "service_date": claim.service_date.isoformat() if claim.service_date else None,
             "payer_claim_number": version.payer_claim_number,
             "findings": json.loads(version.findings or "[]"),
             "versions": [{"pcn": p, "version": n, "status": s, "frequency": f} for p, n, s, f in versions],

@@ -110,3 +110,26 @@ def test_the_openapi_document_lists_every_operation_and_nothing_else(client, tok
         entry = document["paths"][op.path][op.method.lower()]
         assert entry["summary"] and entry["description"] == f"Needs the {op.role} role."
         assert set(entry["responses"]) >= {"200", "401", "403"}
+
+
+def test_claims_filter_by_payer_provider_dates_and_patient(client, token_for, world):
+    headers = token_for("viewer")
+    pcn = world.pcn_of("enc-002")
+    detail = client.get(f"/api/v1/claims/{pcn}", headers=headers).json
+    assert detail["payer"] and detail["provider"] and detail["patient"] and detail["service_date"]
+
+    def pcns(**params) -> set[str]:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        return {c["pcn"] for c in client.get(f"/api/v1/claims?limit=500&{query}", headers=headers).json["items"]}
+
+    every = pcns()
+    assert pcn in pcns(payer=detail["payer"].lower()) and pcn in pcns(provider=detail["provider"])
+    assert pcn in pcns(patient=detail["patient"])
+    assert pcns(patient="no-such-patient") == set()
+    assert pcn in pcns(service_from=detail["service_date"], service_to=detail["service_date"])
+    day = detail["service_date"]
+    assert all(c["service_date"] >= day for c in client.get(
+        f"/api/v1/claims?limit=500&service_from={day}", headers=headers).json["items"])
+    assert pcns(service_to="1990-01-01") == set() and len(every) == 6
+    bad = client.get("/api/v1/claims?service_from=yesterday", headers=headers)
+    assert bad.status_code == 400 and bad.json["error"]["message"] == "service_from must be a date, YYYY-MM-DD"
