@@ -25,10 +25,13 @@ pass_ctx = click.pass_obj
 @click.option("--for", "seconds", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="stop (gracefully) after SECONDS")
 @click.option("--json", "as_json", is_flag=True, help="JSON: one object with --once, else one line per run")
+@click.option("--web/--no-web", default=True, show_default=True,
+              help="also serve the admin UI and API (web.host:web.port) while the jobs run")
 @pass_ctx
-def run(ctx: Context, once: bool, seconds: float | None, as_json: bool) -> None:
+def run(ctx: Context, once: bool, seconds: float | None, as_json: bool, web: bool) -> None:
     """Run the scheduled jobs until SIGTERM or Ctrl-C: pull each source, submit batches, fetch responses.
 
+    The admin UI and API are served too (web.host:web.port, waitress) unless --no-web or web.enabled is false.
     Several processes may run against one PostgreSQL database (or one SQLite file and work folder); each turn
     of a job is done by one of them. On SIGTERM or Ctrl-C the running jobs finish first; a second signal stops
     at once. Schedules are set in the configuration's `schedule` section (see docs/scheduling.md).
@@ -55,8 +58,22 @@ def run(ctx: Context, once: bool, seconds: float | None, as_json: bool) -> None:
                    + ("" if seconds is None else f"; stopping after {seconds:g}s"), err=True)
         stop = threading.Event()
         _stop_on_signals(stop)
+        server = None
+        if web and runtime.settings.web.enabled:
+            from claimbridge.web.server import start_web_server
+
+            try:
+                server = start_web_server(runtime)
+                click.echo(f"claimbridge run: admin UI and API on {server.url}", err=True)
+            except OSError as exc:  # another `claimbridge run` serves it already
+                click.echo(f"claimbridge run: not serving the UI ({runtime.settings.web.host}:"
+                           f"{runtime.settings.web.port}: {exc.strerror or exc}); the jobs run", err=True)
         scheduler = JobScheduler(runtime, on_run=_print_json_line if as_json else _print_outcome)
-        scheduler.serve(stop, seconds)
+        try:
+            scheduler.serve(stop, seconds)
+        finally:
+            if server is not None:
+                server.stop()
         click.echo("claimbridge run: stopped", err=True)
 
 

@@ -380,3 +380,33 @@ def test_the_scheduler_table_leaves_the_migrations_current(env):
         assert runtime.store.is_current()
         runtime.store.migrate()
         assert runtime.store.is_current()
+
+
+def test_run_serves_the_admin_ui_while_the_jobs_run_and_a_second_process_goes_on_without_it(env):
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = yaml.safe_load(env.config_path.read_text())
+    config["web"] = {"port": port}
+    config["schedule"] = {"pull": {"every": "1h"}, "submit": {"every": "1h"}, "responses": {"every": "1h"}}
+    env.config_path.write_text(yaml.safe_dump(config))
+    first = start(env)
+    try:
+        for _ in range(PATIENCE * 10):
+            try:
+                health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except requests.ConnectionError:
+                if first.poll() is not None:
+                    raise AssertionError(first.stderr.read()) from None
+                time.sleep(0.1)
+        assert health.json() == {"ok": True}
+        assert requests.get(f"http://127.0.0.1:{port}/api/v1/claims", timeout=5).status_code == 401
+        second = subprocess.run(command(env, "run", "--for", "1"), capture_output=True, text=True, timeout=PATIENCE)
+        assert second.returncode == 0, second.stderr
+        assert "not serving the UI" in second.stderr and "claimbridge run: stopped" in second.stderr
+    finally:
+        out, err = stop(first)
+    assert f"admin UI and API on http://127.0.0.1:{port}/" in err
