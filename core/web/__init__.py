@@ -81,6 +81,7 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
     )
     app.extensions["claimbridge"] = runtime
 
+    import claimbridge.web.api_reports  # noqa: F401 - registers its operations
     from claimbridge.web.api import api
     from claimbridge.web.ui import ui
 

@@ -71,8 +71,14 @@ def dashboard():
     with store.transaction() as db:
         by_status = dict(db.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all())
     revenue = revenue_summary(store)
+    from claimbridge.store.models import utcnow
+    from claimbridge.web import reports
+
+    today = utcnow().date()
     return render_template("dashboard.html", by_status=sorted(by_status.items()), total=sum(by_status.values()),
-                           revenue=revenue)
+                           revenue=revenue, aging=reports.ar_aging(store, today),
+                           denials=reports.denial_rates(store), days=reports.days_to_payment(store),
+                           cash=reports.expected_cash(store, today), health=reports.connector_health(runtime()))
 
 
 @ui.get("/claims")
