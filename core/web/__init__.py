@@ -81,12 +81,15 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
     )
     app.extensions["claimbridge"] = runtime
 
+    import claimbridge.web.api_operations  # noqa: F401 - registers its operations
     import claimbridge.web.api_reports  # noqa: F401 - registers its operations
     from claimbridge.web.api import api
     from claimbridge.web.ui import ui
+    from claimbridge.web.ui_operations import ops
 
     app.register_blueprint(api)
     app.register_blueprint(ui)
+    app.register_blueprint(ops)
 
     @app.before_request
     def authenticate():
