@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
-_OPEN = {"ui.login", "ui.healthz", "static"}
+_OPEN = {"ui.login", "ui.healthz", "ui.favicon", "static"}
 
 
 def secret_key(path: Path) -> bytes:
@@ -94,6 +94,8 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
     @app.before_request
     def authenticate():
         g.principal = None
+        if any("\x00" in value for values in request.args.listvalues() for value in values):
+            return error_response(400, "bad_request", "a query parameter holds a NUL character")
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             g.principal = principal_for_token(runtime.store, header[7:].strip())

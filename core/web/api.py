@@ -34,6 +34,8 @@ from claimbridge.web.auth import ROLES
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 MAX_LIMIT = 500
+#: ids are 32-bit INTEGER columns on PostgreSQL
+MAX_ID = 2**31 - 1
 
 
 @dataclass
@@ -71,6 +73,8 @@ def operation(method: str, path: str, summary: str, *, role: str = "viewer", par
     def wrap(fn: Callable):
         @wraps(fn)
         def guarded(*args, **kwargs):
+            if not 1 <= kwargs.get("id", 1) <= MAX_ID:  # beyond any row: not found (and no database overflow)
+                raise ApiError(404, "not_found", f"no such record #{kwargs['id']}")
             who = principal()
             if not who.can(role):
                 raise ApiError(403, "forbidden", f"this needs the {role} role; you are {who.role}")

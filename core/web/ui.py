@@ -33,6 +33,12 @@ def healthz():
     return {"ok": True}
 
 
+@ui.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on their own; an empty answer (not a redirect to /login)."""
+    return "", 204
+
+
 @ui.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
@@ -53,7 +59,10 @@ def login():
 
 
 def _login_csrf() -> str:
-    session["login_csrf"] = new_csrf_token()
+    """The sign-in form's CSRF token: one per browser session (a new one on every GET would make a form already
+    on screen stale as soon as anything else — the browser's own /favicon.ico, a second tab — loads /login)."""
+    if "login_csrf" not in session:
+        session["login_csrf"] = new_csrf_token()
     return session["login_csrf"]
 
 

@@ -106,10 +106,6 @@ def server(world):  # noqa: F811 - the imported fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
-    # Chromium asks for /favicon.ico on its own; unauthenticated, that is sent to /login, which makes a new login
-    # CSRF token and so turns the form already on screen stale ("The form expired"). The app bug has its own
-    # test (test_ui.py, xfail); the other tests keep the browser from asking.
-    context.route("**/favicon.ico", lambda route: route.abort())
     tab = context.new_page()
     yield tab
     context.close()

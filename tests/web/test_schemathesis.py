@@ -24,8 +24,8 @@ from schemathesis.checks import (  # noqa: E402
 from claimbridge.web.auth import create_token  # noqa: E402
 
 CHECKS = (not_a_server_error, response_schema_conformance, status_code_conformance)
-# ids are INTEGER columns (32 bits on PostgreSQL); a larger id in a path is a known 500, pinned by the xfail test
-# below, so the generated requests stay inside the column's range
+# ids are INTEGER columns (32 bits on PostgreSQL); a larger id answers 404 (tested below); the generated requests
+# stay inside the column's range so they reach the handlers
 ID_MAX = 2**31 - 1
 
 
@@ -35,7 +35,7 @@ def api_schema(world, app):
     headers = {"Authorization": f"Bearer {create_token(world.store, 'admin', 'schemathesis')}"}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=headers)
     schema.config.update(headers=headers)
-    # a NUL character in a text parameter is a known 500 on PostgreSQL, pinned by an xfail test below
+    # a NUL character in a query parameter is refused with 400 (tested below); generated text stays clear of it
     schema.config.generation.update(allow_x00=False)
     return schema
 
@@ -53,30 +53,22 @@ def test_api_conforms_to_its_openapi_document(case):
     case.call_and_validate(checks=CHECKS)
 
 
-# Found by schemathesis (POST /denials/{id}/resubmit with id 1125899906842623 on PostgreSQL): the OpenAPI document
-# declares these ids as plain integers, and an id the INTEGER column cannot hold reaches the database, which raises
-# (PostgreSQL: NumericValueOutOfRange past 2**31 - 1; SQLite: OverflowError "Python int too large to convert to
-# SQLite INTEGER" past 2**63 - 1), so the API answers 500 instead of 404.
-@pytest.mark.xfail(strict=True, reason="app bug: an id in the path too large for the database's INTEGER column is "
-                   "a 500, not a 404; bound it in the route (or declare format int32 with a maximum)")
+# Found by schemathesis (POST /denials/{id}/resubmit with id 1125899906842623 on PostgreSQL): an id the INTEGER
+# column cannot hold used to reach the database and answer 500; it is now not found.
 @pytest.mark.parametrize("path", ["/api/v1/denials/{id}/resolve", "/api/v1/denials/{id}/resubmit",
                                   "/api/v1/quarantine/{id}/resolve"])
 def test_an_id_too_large_for_the_database_is_not_found(client, token_for, path):
-    if "resubmit" in path and not ON_POSTGRES:
-        pytest.skip("on SQLite the resubmit route answers 2**63 with 404 already")
     too_large = 2**31 if ON_POSTGRES else 2**63
     response = client.post(path.format(id=too_large), headers=token_for("admin"),
                            json={"resolution": "appeal", "reason": "x"})
     assert response.status_code == 404, response.get_json()
 
 
-# Found by schemathesis on PostgreSQL (GET /denials?action=%C3%9B%00I…, GET /inbound-files?kind=…%00…): a NUL
-# character in a filter reaches PostgreSQL, which refuses it ("A string literal cannot contain NUL (0x00)
-# characters"), so the API answers 500 instead of 400 or an empty page. SQLite takes the NUL and finds nothing.
-@pytest.mark.xfail(ON_POSTGRES, strict=True, reason="app bug on PostgreSQL: a NUL character in a query parameter "
-                   "is a 500; refuse it with 400 (or drop it) before it reaches the database")
+# Found by schemathesis on PostgreSQL (GET /denials?action=%C3%9B%00I…): a NUL character in a filter used to reach
+# PostgreSQL, which refuses it, and answer 500; it is now a 400 before any query.
 @pytest.mark.parametrize("query", ["/api/v1/denials?action=a%00b", "/api/v1/claims?status=held%00",
                                    "/api/v1/quarantine?source=demo%00"])
 def test_a_nul_character_in_a_filter_is_not_a_server_error(client, token_for, query):
     response = client.get(query, headers=token_for("admin"))
-    assert response.status_code < 500, response.get_json()
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["error"]["message"] == "a query parameter holds a NUL character"
