@@ -53,3 +53,31 @@ def test_signing_out_ends_the_session(as_role):
     out = client.post("/logout", data={"csrf_token": csrf_of(client)})
     assert out.status_code == 302 and out.headers["Location"] == "/login"
     assert client.get("/api/v1/me").status_code == 401
+
+
+def test_a_held_replacement_is_released_from_the_queue_page(as_role, world):
+    from sqlalchemy import select
+
+    from claimbridge.store.models import ClaimVersion
+    from tests.claims.test_worklist import SENT
+
+    world.pull("enc-002")
+    pcn = world.pcn_of("enc-002")
+    world.advance(pcn, *SENT)
+    with world.store.transaction() as session:
+        session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn)).scalar_one().payer_claim_number = "ICN-1"
+
+    def later_end(bundle):
+        period = bundle["entry"][0]["resource"]["period"]
+        period["end"] = period["end"].replace("09:55", "09:58")
+
+    world.pull("enc-002", bundle_change=later_end)
+    replacement = world.claim(pcn).pcn
+    viewer = as_role("viewer")
+    assert f"/claims/{replacement}/release" not in viewer.get("/held").get_data(as_text=True)
+    biller = as_role("biller")
+    queue = biller.get("/held").get_data(as_text=True)
+    assert f'action="/claims/{replacement}/release"' in queue
+    done = biller.post(f"/claims/{replacement}/release", data={"reason": "checked against the chart",
+                                                               "csrf_token": csrf_of(biller)}, follow_redirects=True)
+    assert done.status_code == 200 and world.version(replacement).status == "ready"
