@@ -90,26 +90,64 @@ def dashboard():
                            cash=reports.expected_cash(store, today), health=reports.connector_health(runtime()))
 
 
+#: the claims page's sortable columns (besides the default, newest first, which pages by keyset)
+CLAIM_SORTS = {"pcn": Claim.pcn, "status": Claim.status, "service_date": Claim.service_date,
+               "payer": Claim.payer_id, "updated": Claim.updated_at}
+PAGE_SIZE = 50
+#: a CSV export holds at most this many claims (narrow the filters for more)
+CSV_LIMIT = 100_000
+
+
 @ui.get("/claims")
 def claims():
-    status = request.args.get("status") or None
+    from claimbridge.web.api import ApiError, _claim_filters
+    from claimbridge.web.ui_operations import csv_response, wants_csv
+
+    try:
+        conditions = _claim_filters()
+    except ApiError as exc:
+        flash(exc.message, "error")
+        conditions = []
+    sort = request.args.get("sort") if request.args.get("sort") in CLAIM_SORTS else None
+    descending = request.args.get("dir", "asc" if sort else "desc") == "desc"
     cursor = request.args.get("cursor", type=int)
-    limit = 50
+    page = max(request.args.get("page", 1, type=int), 1)
     with runtime().store.transaction() as db:
         query = (select(Claim, ClaimVersion, StoredEncounter.source)
                  .join(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
                        & (ClaimVersion.version == Claim.current_version))
                  .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id))
-        if status:
-            query = query.where(Claim.status == status)
-        if cursor:
-            query = query.where(Claim.id < cursor)
-        rows = db.execute(query.order_by(Claim.id.desc()).limit(limit + 1)).all()
+        for condition in conditions:
+            query = query.where(condition)
+        if sort:
+            column = CLAIM_SORTS[sort]
+            query = query.order_by(column.desc() if descending else column.asc(), Claim.id.desc())
+        else:
+            query = query.order_by(Claim.id.desc())
+        if wants_csv():
+            rows = db.execute(query.limit(CSV_LIMIT)).all()
+        elif sort:
+            rows = db.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+        else:
+            if cursor:
+                query = query.where(Claim.id < cursor)
+            rows = db.execute(query.limit(PAGE_SIZE + 1)).all()
         statuses = [s for (s,) in db.execute(select(Claim.status).distinct().order_by(Claim.status))]
-    items = [{"pcn": v.pcn, "status": c.status, "version": v.version, "source": source,
-              "hold_reason": v.hold_reason, "updated_at": c.updated_at} for c, v, source in rows[:limit]]
-    next_cursor = rows[limit - 1][0].id if len(rows) > limit else None
-    return render_template("claims.html", items=items, status=status, statuses=statuses, next_cursor=next_cursor)
+    items = [{"pcn": v.pcn, "status": c.status, "version": v.version, "source": source, "payer": c.payer_id,
+              "provider": c.rendering_npi, "service_date": c.service_date, "hold_reason": v.hold_reason,
+              "updated_at": c.updated_at} for c, v, source in rows[:None if wants_csv() else PAGE_SIZE]]
+    if wants_csv():
+        return csv_response([{**item, "service_date": item["service_date"].isoformat() if item["service_date"]
+                              else None, "updated_at": item["updated_at"].isoformat()} for item in items],
+                            ["pcn", "status", "version", "source", "payer", "provider", "service_date",
+                             "updated_at", "hold_reason"], "claims.csv")
+    more = len(rows) > PAGE_SIZE
+    next_cursor = rows[PAGE_SIZE - 1][0].id if more and not sort else None
+    filters = {k: v for k, v in request.args.items() if k in ("status", "payer", "provider", "service_from",
+                                                               "service_to", "patient", "source") and v}
+    return render_template("claims.html", items=items, statuses=statuses, next_cursor=next_cursor,
+                           next_page=page + 1 if more and sort else None, sort=sort,
+                           dir="desc" if descending else "asc", filters=filters)
 
 
 @ui.get("/claims/<pcn>")

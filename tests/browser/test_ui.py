@@ -59,7 +59,7 @@ def test_dashboard_counts_claims_and_the_claims_list_filters_by_status(page, ser
     # and the filter form of the list
     page.get_by_label("Status").select_option("ready")
     page.get_by_role("button", name="Filter").click()
-    assert re.search(r"/claims\?status=ready$", page.url)
+    assert re.search(r"/claims\?status=ready(&|$)", page.url)
     rows = page.locator("#claims tbody tr")
     expect(rows).to_have_count(3)
     assert set(page.locator("#claims tbody tr td:nth-child(2)").all_inner_texts()) == {"ready"}
@@ -67,6 +67,15 @@ def test_dashboard_counts_claims_and_the_claims_list_filters_by_status(page, ser
     page.get_by_label("Status").select_option("")
     page.get_by_role("button", name="Filter").click()
     expect(rows).to_have_count(6)
+
+    # sort by status (a header link), then export what is shown as CSV
+    page.get_by_role("link", name="status", exact=True).click()
+    expect(rows).to_have_count(6)
+    assert page.locator("#claims tbody tr td:nth-child(2)").all_inner_texts() == ["held"] * 3 + ["ready"] * 3
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Export CSV").click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("pcn,status,version,source,payer,provider,service_date") and len(lines) == 7
 
 
 def test_a_claim_page_shows_findings_history_and_segments(page, server):

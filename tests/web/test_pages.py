@@ -81,3 +81,21 @@ def test_a_held_replacement_is_released_from_the_queue_page(as_role, world):
     done = biller.post(f"/claims/{replacement}/release", data={"reason": "checked against the chart",
                                                                "csrf_token": csrf_of(biller)}, follow_redirects=True)
     assert done.status_code == 200 and world.version(replacement).status == "ready"
+
+
+def test_claims_page_filters_sorts_and_exports_csv(as_role, world):
+    client = as_role("viewer")
+    pcn = world.pcn_of("enc-002")
+    detail = client.get(f"/api/v1/claims/{pcn}").json
+    page = client.get(f"/claims?payer={detail['payer']}&provider={detail['provider']}"
+                      f"&service_from={detail['service_date']}&service_to={detail['service_date']}")
+    assert pcn in page.get_data(as_text=True)
+    assert client.get("/claims?service_to=1990-01-01").get_data(as_text=True).count("No claims.") == 1
+    assert "service_from must be a date" in client.get("/claims?service_from=soon").get_data(as_text=True)
+    by_status = client.get("/claims?sort=status&dir=asc").get_data(as_text=True)
+    assert by_status.index("<td>held</td>") < by_status.index("<td>ready</td>")
+    exported = client.get("/claims?status=held&format=csv")
+    assert exported.headers["Content-Disposition"] == 'attachment; filename="claims.csv"'
+    lines = exported.get_data(as_text=True).splitlines()
+    assert lines[0] == "pcn,status,version,source,payer,provider,service_date,updated_at,hold_reason"
+    assert len(lines) == 4 and all(",held," in line for line in lines[1:])
