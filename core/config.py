@@ -322,6 +322,9 @@ class WebSettings(Strict):
     secret_key_file: Path | None = Field(
         None, description="file holding the key that signs sessions (made once, mode 600); default: "
                           "WORKDIR/.web-secret")
+    report_cache_seconds: float = Field(
+        60, ge=0, le=3600, description="the dashboard's totals are recomputed at most this often (served from the "
+                                       "last snapshot meanwhile, with its time); 0 computes on every request")
 
 
 class Settings(Strict):

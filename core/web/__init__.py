@@ -80,6 +80,9 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
         JSON_SORT_KEYS=False,
     )
     app.extensions["claimbridge"] = runtime
+    from claimbridge.web.cache import ReportCache
+
+    app.extensions["claimbridge_reports"] = ReportCache(web.report_cache_seconds)
 
     import claimbridge.web.api_operations  # noqa: F401 - registers its operations
     import claimbridge.web.api_reports  # noqa: F401 - registers its operations

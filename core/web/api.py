@@ -197,7 +197,9 @@ def claims_list():
                  .join(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
                        & (ClaimVersion.version == Claim.current_version))
                  .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id))
-        counting = select(func.count(Claim.id)).join(StoredEncounter, StoredEncounter.id == Claim.encounter_id)
+        counting = select(func.count(Claim.id))
+        if request.args.get("source"):  # every claim has its encounter: join only to filter by source
+            counting = counting.join(StoredEncounter, StoredEncounter.id == Claim.encounter_id)
         for condition in _claim_filters():
             query, counting = query.where(condition), counting.where(condition)
         if cursor is not None:
@@ -410,15 +412,21 @@ def sources():
 @operation("GET", "/reports/revenue", "Money billed, paid, adjusted, patient responsibility; open denials")
 def revenue():
     from claimbridge.posting.report import revenue_summary
+    from claimbridge.web.api_reports import _snapshot
 
-    return _json(revenue_summary(runtime().store))
+    return _snapshot("revenue", lambda: revenue_summary(runtime().store))
 
 
 @operation("GET", "/reports/claims-by-status", "How many claims are in each status")
 def claims_by_status():
-    with runtime().store.transaction() as session:
-        rows = session.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all()
-    return _json({"items": [{"status": s, "count": n} for s, n in sorted(rows)]})
+    from claimbridge.web.api_reports import _snapshot
+
+    def compute() -> dict:
+        with runtime().store.transaction() as session:
+            rows = session.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all()
+        return {"items": [{"status": s, "count": n} for s, n in sorted(rows)]}
+
+    return _snapshot("claims_by_status", compute)
 
 
 @operation("GET", "/audit", "The audit log, newest first (append-only)", role="admin", parameters=PAGE_PARAMS)

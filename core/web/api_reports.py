@@ -10,9 +10,21 @@ from flask import request
 from claimbridge.store.models import utcnow
 from claimbridge.web import reports, runtime
 from claimbridge.web.api import ApiError, _json, _query, operation
+from claimbridge.web.cache import report
 
 _TODAY = _query("today", "the day to age from (YYYY-MM-DD; default today, UTC)", {"type": "string",
                                                                                    "format": "date"})
+
+
+def _snapshot(key, compute):
+    """The report from its snapshot (web.report_cache_seconds), with ``as_of`` (when it was computed)."""
+    from datetime import UTC, datetime
+
+    snapshot = report(key, compute)
+    value = snapshot.value
+    if isinstance(value, dict):
+        value = {**value, "as_of": datetime.fromtimestamp(snapshot.taken, UTC).isoformat()}
+    return _json(value)
 
 
 def _today() -> date:
@@ -28,18 +40,19 @@ def _today() -> date:
 @operation("GET", "/reports/ar-aging", "Outstanding claims and money by age of service: 0-30, 31-60, 61-90, 90+ days",
            parameters=[_TODAY])
 def report_ar_aging():
-    return _json(reports.ar_aging(runtime().store, _today()))
+    today = _today()
+    return _snapshot(("ar_aging", today), lambda: reports.ar_aging(runtime().store, today))
 
 
 @operation("GET", "/reports/denial-rates", "Claims adjudicated vs denied, by payer and by denial category")
 def report_denial_rates():
-    return _json(reports.denial_rates(runtime().store))
+    return _snapshot("denial_rates", lambda: reports.denial_rates(runtime().store))
 
 
 @operation("GET", "/reports/days-to-payment", "Median and 90th percentile days from service to 835 payment, "
                                               "by payer")
 def report_days_to_payment():
-    return _json(reports.days_to_payment(runtime().store))
+    return _snapshot("days_to_payment", lambda: reports.days_to_payment(runtime().store))
 
 
 @operation("GET", "/reports/expected-cash", "Money expected from payers in each of the coming weeks",
@@ -52,7 +65,8 @@ def report_expected_cash():
         raise ApiError(400, "bad_request", "weeks must be a whole number") from None
     if not 1 <= weeks <= 26:
         raise ApiError(400, "bad_request", "weeks must be between 1 and 26")
-    return _json(reports.expected_cash(runtime().store, _today(), weeks))
+    today = _today()
+    return _snapshot(("expected_cash", today, weeks), lambda: reports.expected_cash(runtime().store, today, weeks))
 
 
 @operation("GET", "/reports/health", "Each source, clearinghouse and scheduled job: last run, failures, next run")

@@ -74,20 +74,27 @@ def logout():
 
 @ui.get("/")
 def dashboard():
-    from claimbridge.posting.report import revenue_summary
+    from datetime import UTC, datetime
 
-    store = runtime().store
-    with store.transaction() as db:
-        by_status = dict(db.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all())
-    revenue = revenue_summary(store)
+    from claimbridge.posting.report import revenue_summary
     from claimbridge.store.models import utcnow
     from claimbridge.web import reports
+    from claimbridge.web.cache import report
 
+    store = runtime().store
     today = utcnow().date()
-    return render_template("dashboard.html", by_status=sorted(by_status.items()), total=sum(by_status.values()),
-                           revenue=revenue, aging=reports.ar_aging(store, today),
-                           denials=reports.denial_rates(store), days=reports.days_to_payment(store),
-                           cash=reports.expected_cash(store, today), health=reports.connector_health(runtime()))
+
+    def totals() -> dict:
+        with store.transaction() as db:
+            by_status = dict(db.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all())
+        return {"by_status": sorted(by_status.items()), "total": sum(by_status.values()),
+                "revenue": revenue_summary(store), "aging": reports.ar_aging(store, today),
+                "denials": reports.denial_rates(store), "days": reports.days_to_payment(store),
+                "cash": reports.expected_cash(store, today)}
+
+    snapshot = report(("dashboard", today), totals)
+    return render_template("dashboard.html", **snapshot.value, health=reports.connector_health(runtime()),
+                           as_of=datetime.fromtimestamp(snapshot.taken, UTC))
 
 
 #: the claims page's sortable columns (besides the default, newest first, which pages by keyset)

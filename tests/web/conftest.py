@@ -29,6 +29,7 @@ def world(tmp_path, db_url):
 def app(world):
     app = create_app(world.runtime)
     app.config["TESTING"] = True
+    app.extensions["claimbridge_reports"].ttl = 0  # tests change data between reads: no report snapshots
     return app
 
 
