@@ -173,7 +173,7 @@ def check_clearinghouse(clearinghouse_factory: Callable[[], Any], far_side: Any,
                     content = far_side.read_upload(big.name)
                     if content != big.content:
                         seen_partial.append(f"{len(content)} of {len(big.content)} bytes")
-            time.sleep(0.0005)
+            time.sleep(0.005)  # often enough to catch a 4 MB transfer mid-way, rarely enough to leave the GIL free
 
     watcher = threading.Thread(target=watch, name="conformance-watch", daemon=True)
     with first:

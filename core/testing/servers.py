@@ -63,7 +63,7 @@ class SandboxClearinghouseHandle:
 
         values: dict[str, Any] = {"host": self.server.host, "port": self.server.port, "username": self.username,
                                   "password": self.password, "known_hosts": self.known_hosts,
-                                  "connect_timeout": 5, "io_timeout": 10, "keepalive_seconds": 1}
+                                  "connect_timeout": 10, "io_timeout": 30, "keepalive_seconds": 1}
         values.update(overrides)
         return SftpSettings(**values)
 

@@ -120,7 +120,7 @@ class WritesInPlace(FolderDrop):
                 out.write(file.content[start:start + 4096])
                 out.flush()
                 if start % (64 * 4096) == 0:
-                    time.sleep(0.002)
+                    time.sleep(0.01)
         return SubmitResult(remote_path=str(final))
 
 
