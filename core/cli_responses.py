@@ -57,6 +57,26 @@ def responses_post(files: tuple[Path, ...], clearinghouse: str, as_json: bool) -
         sys.exit(1)
 
 
+@responses.command("reprocess")
+@click.argument("file_id", metavar="ID", type=int)
+@click.option("--actor", envvar="USER", default="biller", show_default="$USER",
+              help="who decides (recorded in the audit log)")
+@click.option("--json", "as_json", is_flag=True)
+def responses_reprocess(file_id: int, actor: str, as_json: bool) -> None:
+    """Post a quarantined file again from its kept copy, once what refused it (a code list, a check) is fixed;
+    a file that still fails stays quarantined with the new reason."""
+    from claimbridge.inbound import reprocess_file
+
+    with _runtime() as runtime:
+        outcome = reprocess_file(runtime, file_id, actor=actor)
+    if as_json:
+        click.echo(json.dumps(outcome.to_dict(), default=str))
+    else:
+        click.echo(f"{outcome.name}: {outcome.status}" + (f" ({outcome.reason})" if outcome.reason else ""))
+    if outcome.status != "posted":
+        sys.exit(1)
+
+
 @responses.command("list")
 @click.option("--status", help="only files in this status (posted, quarantined)")
 @click.option("--limit", type=int, default=50, show_default=True)

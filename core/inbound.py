@@ -318,8 +318,6 @@ def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Pat
     plugins = runtime.plugins
     codes = code_lists_for(runtime.config_path)
     recorder = StatusRecorder()
-    counts: dict[str, int] = {}
-    remittances: list[RemittanceOutcome] = []
     transactions = check.transactions if check.transactions is not None else iter_transactions(path, name=name)
     listening = _listening(plugins)
     with runtime.store.transaction() as session:
@@ -329,29 +327,91 @@ def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Pat
         session.add(row)
         session.flush()
         session.add(InboundDelivery(file_id=row.id, clearinghouse=clearinghouse, name=name[:255]))
-        for tx in transactions:
-            if isinstance(tx, Remittance835):
-                outcome = post_835(session, row.id, tx, recorder, codes, keep_results=listening)
-                remittances.append(outcome)
-                done = outcome.counts
-            elif isinstance(tx, TA1Ack):
-                done = post_ta1(session, row.id, tx, recorder)
-            elif isinstance(tx, Ack999):
-                done = post_999(session, row.id, tx, recorder)
-            elif isinstance(tx, StatusReport):
-                done = post_277ca(session, row.id, tx, recorder)
-            else:
-                done = {"other_transactions": 1}
-            for key, value in done.items():
-                counts[key] = counts.get(key, 0) + value
-        money = _money(remittances)
-        row.summary = json.dumps({"counts": counts, "money": {k: str(v) for k, v in money.items()}})
-        row.processed_at = utcnow()
+        counts, remittances, money = _post_into(session, row, transactions, recorder, codes, listening)
         file_id = row.id
     recorder.announce(plugins)
     hook_errors = _announce_remittances(runtime, remittances)
     log.info("inbound file %s (%s) posted: %s", name, " ".join(check.kinds),
              ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v))
+    return FileOutcome(name, sha, "posted", file_id, check.kinds, None, counts, money, hook_errors)
+
+
+def _post_into(session, row: InboundFile, transactions, recorder: StatusRecorder, codes, listening: bool
+               ) -> tuple[dict[str, int], list[RemittanceOutcome], dict[str, Decimal]]:
+    """Post every transaction of a file into its ``row`` (inside the caller's transaction); the counts, the 835
+    outcomes and their money, also written to ``row.summary``."""
+    counts: dict[str, int] = {}
+    remittances: list[RemittanceOutcome] = []
+    for tx in transactions:
+        if isinstance(tx, Remittance835):
+            outcome = post_835(session, row.id, tx, recorder, codes, keep_results=listening)
+            remittances.append(outcome)
+            done = outcome.counts
+        elif isinstance(tx, TA1Ack):
+            done = post_ta1(session, row.id, tx, recorder)
+        elif isinstance(tx, Ack999):
+            done = post_999(session, row.id, tx, recorder)
+        elif isinstance(tx, StatusReport):
+            done = post_277ca(session, row.id, tx, recorder)
+        else:
+            done = {"other_transactions": 1}
+        for key, value in done.items():
+            counts[key] = counts.get(key, 0) + value
+    money = _money(remittances)
+    row.summary = json.dumps({"counts": counts, "money": {k: str(v) for k, v in money.items()}})
+    row.processed_at = utcnow()
+    return counts, remittances, money
+
+
+def reprocess_file(runtime, file_id: int, *, actor: str) -> FileOutcome:
+    """Post a quarantined inbound file again from its kept copy (after what refused it — a code list, a check —
+    was fixed). The same checks run first: a file that still fails stays quarantined with the new reason. One
+    that passes is posted into the same file row (its deliveries stay) in one transaction, like
+    :func:`receive_file`, and its quarantine record is resolved. Each outcome is an audit entry by ``actor``.
+
+    Raises :class:`FatalError` when the file is not quarantined or its kept copy is gone."""
+    from claimbridge.store.models import AuditEntry
+
+    with runtime.store.transaction() as session:
+        row = session.get(InboundFile, file_id)
+        if row is None:
+            raise FatalError(f"no inbound file #{file_id}")
+        if row.status != "quarantined":
+            raise FatalError(f"inbound file #{file_id} is {row.status}, not quarantined; only a quarantined file is "
+                             "reprocessed")
+        name, clearinghouse, stored, sha = row.name, row.clearinghouse, row.stored_path, row.sha256
+    path = Path(stored) if stored else None
+    if path is None or not path.is_file():
+        raise FatalError(f"the kept copy of inbound file #{file_id} ({name}) is gone ({stored}); post the file "
+                         "again with `claimbridge responses post`")
+    check = _check(path, name)
+    if check.problem is not None:
+        with runtime.store.transaction() as session:
+            row = session.get(InboundFile, file_id)
+            row.error, row.validation, row.processed_at = check.problem, json.dumps(check.validation), utcnow()
+            row.kinds = " ".join(check.kinds) or row.kinds
+            session.add(AuditEntry(actor=actor, action="inbound_reprocess",
+                                   detail=f"inbound file #{file_id} {name}: still quarantined: {check.problem}"))
+        return FileOutcome(name, sha, "quarantined", file_id, check.kinds, check.problem, {}, {}, [])
+    recorder = StatusRecorder()
+    transactions = check.transactions if check.transactions is not None else iter_transactions(path, name=name)
+    with runtime.store.transaction() as session:
+        row = session.get(InboundFile, file_id)
+        if row.status != "quarantined":  # another process reprocessed it meanwhile
+            raise FatalError(f"inbound file #{file_id} is {row.status} now")
+        row.status, row.kinds, row.error = "posted", " ".join(check.kinds), None
+        row.validation = json.dumps(check.validation)
+        counts, remittances, money = _post_into(session, row, transactions, recorder,
+                                                code_lists_for(runtime.config_path), _listening(runtime.plugins))
+        for record in session.execute(select(QuarantinedRecord).where(
+                QuarantinedRecord.source == clearinghouse, QuarantinedRecord.stream == "responses",
+                QuarantinedRecord.record_key == name[:300], QuarantinedRecord.resolved_at.is_(None))).scalars():
+            record.resolved_at = utcnow()
+        session.add(AuditEntry(actor=actor, action="inbound_reprocess", detail=(
+            f"inbound file #{file_id} {name}: posted ("
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) + ")")))
+    recorder.announce(runtime.plugins)
+    hook_errors = _announce_remittances(runtime, remittances)
     return FileOutcome(name, sha, "posted", file_id, check.kinds, None, counts, money, hook_errors)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from flask import request
 from sqlalchemy import func, select
 
-from claimbridge.errors import ClaimbridgeError, FatalError
+from claimbridge.errors import ClaimbridgeError
 from claimbridge.store.models import (
     Acknowledgment,
     Batch,
@@ -28,7 +28,6 @@ from claimbridge.store.models import (
     Denial,
     InboundDelivery,
     InboundFile,
-    QuarantinedRecord,
     Remittance,
     RemittanceClaim,
     SyncRun,
@@ -263,79 +262,15 @@ def inbound_detail(file_id: int) -> dict:
 
 
 def reprocess_inbound_file(file_id: int, who: str) -> dict:
-    """Post a quarantined inbound file again from its kept copy (after the check or the code lists that refused
-    it were fixed). The same checks run first; a file that still fails stays quarantined with the new reason.
-    When it passes, it is posted into the same file row (its deliveries stay), in one transaction, exactly as
-    :func:`claimbridge.inbound.receive_file` posts; its quarantine record is resolved."""
-    from claimbridge import inbound
-    from claimbridge.claims.denials import code_lists_for
-    from claimbridge.claims.lifecycle import StatusRecorder
-    from claimbridge.posting.acks import post_277ca, post_999, post_ta1
-    from claimbridge.posting.remittance import post_835
-    from claimbridge.x12.responses import Ack999, Remittance835, StatusReport, TA1Ack, iter_transactions
+    """Post a quarantined inbound file again from its kept copy (:func:`claimbridge.inbound.reprocess_file`)."""
+    from claimbridge.inbound import reprocess_file
 
-    rt = runtime()
     _exists(InboundFile, file_id, "inbound file")
-    with rt.store.transaction() as session:
-        row = session.get(InboundFile, file_id)
-        if row is None:
-            raise ApiError(404, "not_found", f"no inbound file #{file_id}")
-        if row.status != "quarantined":
-            raise FatalError(f"inbound file #{file_id} is {row.status}, not quarantined; only a quarantined file is "
-                             f"reprocessed")
-        name, clearinghouse, stored = row.name, row.clearinghouse, row.stored_path
-    path = Path(stored) if stored else None
-    if path is None or not path.is_file():
-        raise FatalError(f"the kept copy of inbound file #{file_id} ({name}) is gone ({stored}); post the file "
-                         f"again with `claimbridge responses post`")
-    check = inbound._check(path, name)
-    if check.problem is not None:
-        with rt.store.transaction() as session:
-            row = session.get(InboundFile, file_id)
-            row.error, row.validation, row.processed_at = check.problem, json.dumps(check.validation), utcnow()
-            row.kinds = " ".join(check.kinds) or row.kinds
-            audit(session, "inbound_reprocess", f"inbound file #{file_id} {name}: still quarantined: {check.problem}")
-        return {"id": file_id, "name": name, "status": "quarantined", "reason": check.problem, "counts": {}}
-    codes = code_lists_for(rt.config_path)
-    recorder = StatusRecorder()
-    counts: dict[str, int] = {}
-    remittances = []
-    listening = inbound._listening(rt.plugins)
-    transactions = check.transactions if check.transactions is not None else iter_transactions(path, name=name)
-    with rt.store.transaction() as session:
-        row = session.get(InboundFile, file_id)
-        if row.status != "quarantined":  # another request reprocessed it meanwhile
-            raise FatalError(f"inbound file #{file_id} is {row.status} now")
-        row.status, row.kinds, row.error = "posted", " ".join(check.kinds), None
-        row.validation = json.dumps(check.validation)
-        for tx in transactions:
-            if isinstance(tx, Remittance835):
-                outcome = post_835(session, row.id, tx, recorder, codes, keep_results=listening)
-                remittances.append(outcome)
-                done = outcome.counts
-            elif isinstance(tx, TA1Ack):
-                done = post_ta1(session, row.id, tx, recorder)
-            elif isinstance(tx, Ack999):
-                done = post_999(session, row.id, tx, recorder)
-            elif isinstance(tx, StatusReport):
-                done = post_277ca(session, row.id, tx, recorder)
-            else:
-                done = {"other_transactions": 1}
-            for key, value in done.items():
-                counts[key] = counts.get(key, 0) + value
-        money = inbound._money(remittances)
-        row.summary = json.dumps({"counts": counts, "money": {k: str(v) for k, v in money.items()}})
-        row.processed_at = utcnow()
-        for record in session.execute(select(QuarantinedRecord).where(
-                QuarantinedRecord.source == clearinghouse, QuarantinedRecord.stream == "responses",
-                QuarantinedRecord.record_key == name[:300], QuarantinedRecord.resolved_at.is_(None))).scalars():
-            record.resolved_at = utcnow()
-        session.add(_audit_entry(who, "inbound_reprocess", f"inbound file #{file_id} {name}: posted ("
-                                 + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v) + ")"))
-    recorder.announce(rt.plugins)
-    hook_errors = inbound._announce_remittances(rt, remittances)
-    return {"id": file_id, "name": name, "status": "posted", "reason": None, "counts": counts,
-            "money": plain(money), "hook_errors": hook_errors}
+    done = reprocess_file(runtime(), file_id, actor=who)
+    answer = {"id": file_id, "name": done.name, "status": done.status, "reason": done.reason, "counts": done.counts}
+    if done.status == "posted":
+        answer.update(money=plain(done.money), hook_errors=done.hook_errors)
+    return answer
 
 
 def _audit_entry(who: str, action: str, detail: str):

@@ -503,3 +503,25 @@ def test_an_admin_tests_a_connection_and_runs_a_source_from_the_connectors_page(
                       follow_redirects=True).get_data(as_text=True)
     assert "Source demo-fhir: succeeded; read 3, new 2" in ran
     assert "Test connection" not in as_role("biller").get("/connectors").get_data(as_text=True)
+
+
+def test_responses_reprocess_on_the_command_line(world, monkeypatch):
+    import json as json_module
+
+    from click.testing import CliRunner
+
+    from claimbridge.cli import main
+
+    file_id = quarantined_999(world, monkeypatch)
+    args = ["--config", str(world.config_path), "responses", "reprocess", str(file_id)]
+    done = CliRunner().invoke(main, [*args, "--json"], env={"USER": "dana"})
+    assert done.exit_code == 0, done.output
+    outcome = json_module.loads(done.output)
+    assert outcome["status"] == "posted" and outcome["counts"]["acknowledgments"] == 1
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "is posted, not quarantined" in again.output
+    with world.store.transaction() as session:
+        from claimbridge.store.models import AuditEntry
+
+        entry = session.execute(select(AuditEntry).where(AuditEntry.action == "inbound_reprocess")).scalar_one()
+    assert entry.actor == "dana" and entry.detail.startswith(f"inbound file #{file_id} answer.999: posted")
