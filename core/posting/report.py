@@ -30,12 +30,14 @@ def revenue_summary(store) -> dict:
     with store.transaction() as session:
         current = (RemittanceClaim.reversed_by_id.is_(None), RemittanceClaim.outcome != "reversal",
                    RemittanceClaim.match == "matched")
-        billed, paid, patient, claims = session.execute(
-            select(func.sum(RemittanceClaim.charge), func.sum(RemittanceClaim.paid),
-                   func.sum(RemittanceClaim.patient_responsibility), func.count())
-            .where(*current)).one()
-        outcomes = dict(session.execute(select(RemittanceClaim.outcome, func.count()).where(*current)
-                                        .group_by(RemittanceClaim.outcome)).all())
+        # one pass over the current adjudications, by outcome; the totals are their sums
+        by_outcome = session.execute(
+            select(RemittanceClaim.outcome, func.count(), func.sum(RemittanceClaim.charge),
+                   func.sum(RemittanceClaim.paid), func.sum(RemittanceClaim.patient_responsibility))
+            .where(*current).group_by(RemittanceClaim.outcome)).all()
+        outcomes = {outcome: count for outcome, count, *_ in by_outcome}
+        claims = sum(outcomes.values())
+        billed, paid, patient = (sum((row[column] or _ZERO for row in by_outcome), _ZERO) for column in (2, 3, 4))
         provider = session.execute(select(func.sum(ProviderAdjustmentRow.amount))).scalar_one()
         received, remittances = session.execute(select(func.sum(Remittance.amount), func.count())
                                                 .select_from(Remittance)).one()
@@ -44,7 +46,6 @@ def revenue_summary(store) -> dict:
         denials = session.execute(select(Denial.category, func.count(), func.sum(Denial.amount))
                                   .where(Denial.status == "open").group_by(Denial.category)
                                   .order_by(func.sum(Denial.amount).desc())).all()
-    billed, paid, patient = (value or _ZERO for value in (billed, paid, patient))
 
     def cents(value) -> str:
         return str((value or _ZERO).quantize(CENT))
