@@ -497,3 +497,27 @@ class JobRun(Base):
     error: Mapped[str | None] = mapped_column(Text)
     host: Mapped[str] = mapped_column(String(100), default="")
     pid: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# -- connectors added in the admin UI (issue 7) -------------------------------------------------------------
+
+
+class ConnectorRow(Base):
+    """An EHR source or clearinghouse an admin added in the UI (connectors written in the YAML file are not
+    here). ``settings`` is the plugin's settings as JSON, every value of a secret field encrypted
+    (``{"$secret": token}``, see :mod:`claimbridge.connector_store`); ``revision`` grows with every change."""
+
+    __tablename__ = "connectors"
+    __table_args__ = (UniqueConstraint("kind", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # source | clearinghouse
+    name: Mapped[str] = mapped_column(String(100))
+    type: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    settings: Mapped[str] = mapped_column(Text)  # JSON
+    trading_partner: Mapped[str | None] = mapped_column(Text)  # JSON, clearinghouses only
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
