@@ -89,12 +89,14 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
     import claimbridge.web.api_users  # noqa: F401 - registers its operations
     from claimbridge.web.api import api
     from claimbridge.web.ui import ui
+    from claimbridge.web.ui_connectors import conn
     from claimbridge.web.ui_operations import ops
     from claimbridge.web.ui_users import users
 
     app.register_blueprint(api)
     app.register_blueprint(ui)
     app.register_blueprint(ops)
+    app.register_blueprint(conn)
     app.register_blueprint(users)
 
     @app.before_request

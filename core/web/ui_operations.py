@@ -1,6 +1,6 @@
 """The operations pages: the denial work queue, remittances (balancing, posted claims, the unmatched queue),
-batches, inbound files (reprocess a quarantined one), quarantine, connectors (test, run now), plugins and the
-audit log.
+batches, inbound files (reprocess a quarantined one), quarantine, plugins and the audit log (connectors are in
+:mod:`claimbridge.web.ui_connectors`).
 
 Every list filters (GET parameters), sorts (``?sort=column&dir=asc|desc`` on the columns the page allows) and
 exports CSV (``?format=csv``, the same filters). Actions are forms carrying the session's CSRF token; each
@@ -403,58 +403,7 @@ def quarantine_resolve(record_id: int):
     return _done("ops.quarantine")
 
 
-# -- connectors, plugins, audit -------------------------------------------------------------------------------
-
-JOB_COLUMNS = ["job", "trigger", "next_run", "last_status", "last_started_at", "last_error", "backoff_until"]
-
-
-@ops.get("/connectors")
-def connectors():
-    view = ops_api.connectors_view()
-    if wants_csv():
-        rows = [{**job, "last_status": (job["last_run"] or {}).get("status"),
-                 "last_started_at": (job["last_run"] or {}).get("started_at"),
-                 "last_error": (job["last_run"] or {}).get("error")} for job in view["jobs"]]
-        return csv_response(rows, JOB_COLUMNS, "jobs.csv")
-    return render_template("connectors.html", **view)
-
-
-@ops.post("/connectors/<kind>/<name>/test")
-def connector_test(kind: str, name: str):
-    if not g.principal.can("admin"):
-        return forbidden("admin", "Testing a connection")
-    if kind not in ("source", "clearinghouse"):
-        return render_template("error.html", status=404, code="not_found", message="No such connector."), 404
-    try:
-        done = ops_api.test_connector(kind, name)
-    except ApiError as exc:
-        flash(exc.message, "error")
-        return _done("ops.connectors")
-    if done["ok"]:
-        flash(f"{kind.capitalize()} {name}: the connection works ({done['seconds']} s).", "info")
-    else:
-        flash(f"{kind.capitalize()} {name}: the connection failed: {done['error']}", "error")
-    return _done("ops.connectors")
-
-
-@ops.post("/connectors/source/<name>/run")
-def source_run(name: str):
-    if not g.principal.can("admin"):
-        return forbidden("admin", "Running a source now")
-    try:
-        done = ops_api.run_source_now(name)
-    except (ClaimbridgeError, ApiError) as exc:
-        flash(str(exc), "error")
-        return _done("ops.connectors")
-    pulled = done["pulled"] or {}
-    claims = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done["claims"].items() if v) or "no new claims"
-    text = (f"Source {name}: {done['status']}; read {pulled.get('read', 0)}, new {pulled.get('new', 0)}, "
-            f"changed {pulled.get('changed', 0)}, quarantined {pulled.get('quarantined', 0)}; {claims}")
-    if done["errors"]:
-        text += "; " + "; ".join(done["errors"])
-    flash(text, "info" if done["ok"] else "error")
-    return _done("ops.connectors")
-
+# -- plugins, audit -------------------------------------------------------------------------------------------
 
 PLUGIN_COLUMNS = ["name", "version", "origin", "module", "sources", "clearinghouses", "scrub_rules",
                   "payer_profiles", "hooks"]
