@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -147,6 +148,8 @@ class Reviewer:
         dates = [line.service_date for line in facts.lines if line.service_date]
         claim.payer_id, claim.rendering_npi, claim.patient_key = facts.payer_id, npi, facts.patient_key
         claim.service_date = min(dates) if dates else None
+        # the dashboard's charge (migration 0008); rounded to the cent like the SQL backfill
+        claim.charge = None if facts.total is None else facts.total.quantize(Decimal("0.01"), ROUND_HALF_UP)
         entries = self._pass_lines.setdefault(facts.patient_key or "", [])
         entries[:] = [e for e in entries if e[0] != claim.id]
         for line in facts.lines:

@@ -521,3 +521,135 @@ class ConnectorRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# -- what the dashboard reads instead of every claim (migration 0008, see claimbridge.store.rollups) --------
+
+#: the current version's billed total (its FHIR Claim's ``total``), set where its lines are stored (review)
+Claim.charge = mapped_column("charge", Cents, nullable=True)
+#: the claims list by status, newest first: one index range, however deep the page
+Index("ix_claims_status_id", Claim.status, Claim.id)
+
+
+class RollupClaimsByStatus(Base):
+    """How many claims are in each status, by payer id ('' when none)."""
+
+    __tablename__ = "rollup_claims_by_status"
+    status: Mapped[str] = mapped_column(String(30), primary_key=True)
+    payer_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupClaimsByDay(Base):
+    """Claims with a date of service by status, payer id and that date: their charge, and those outstanding
+    (see :mod:`claimbridge.web.reports`) with what is outstanding on them."""
+
+    __tablename__ = "rollup_claims_by_day"
+    status: Mapped[str] = mapped_column(String(30), primary_key=True)
+    payer_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    service_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, default=0)
+    charge: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    outstanding_claims: Mapped[int] = mapped_column(BigInteger, default=0)
+    outstanding: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class RollupAdjudications(Base):
+    """Claims with a current adjudication (paid, partially paid or denied) and those denied, by payer id and the
+    (greatest) payer name of their 835s."""
+
+    __tablename__ = "rollup_adjudications"
+    payer_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    payer_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, default=0)
+    denied: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RollupDenialCategories(Base):
+    """Claims with a denial of the category on a current adjudication, and the denied money."""
+
+    __tablename__ = "rollup_denial_categories"
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    claims: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class RollupPaymentDays(Base):
+    """Current paid adjudications (835 payment date known) by payer id, payer name and whole days from the date
+    of service to the payment date: how many, paid and charge."""
+
+    __tablename__ = "rollup_payment_days"
+    payer_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    payer_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    paid: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    charge: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class RollupOutcomes(Base):
+    """Current adjudications by outcome: how many, Σ CLP03 charge, Σ CLP04 paid, Σ CLP05 patient responsibility."""
+
+    __tablename__ = "rollup_outcomes"
+    outcome: Mapped[str] = mapped_column(String(20), primary_key=True)
+    payments: Mapped[int] = mapped_column(BigInteger, default=0)
+    charge: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    paid: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+    patient_responsibility: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class RollupOpenDenials(Base):
+    """Open denials by category: how many and the money."""
+
+    __tablename__ = "rollup_open_denials"
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    denials: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class RollupTotals(Base):
+    """Named totals: ``remittances`` (count, Σ BPR02), ``provider_adjustments`` (count, Σ PLB),
+    ``unmatched_claim_payments`` (count)."""
+
+    __tablename__ = "rollup_totals"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount: Mapped[Decimal] = mapped_column(Cents, default=Decimal(0))
+
+
+class RollupClaimFacts(Base):
+    """What each claim last added to the claim rollups (kept by the triggers; see claimbridge.store.rollups)."""
+
+    __tablename__ = "rollup_claim_facts"
+    claim_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    status: Mapped[str] = mapped_column(String(30))
+    payer_id: Mapped[str] = mapped_column(String(80))
+    service_date: Mapped[date | None] = mapped_column(Date)
+    charge: Mapped[int] = mapped_column(BigInteger)
+    outstanding: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupAdjudicationFacts(Base):
+    __tablename__ = "rollup_adjudication_facts"
+    claim_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payer_id: Mapped[str] = mapped_column(String(80))
+    payer_name: Mapped[str] = mapped_column(String(100))
+    denied: Mapped[int] = mapped_column(Integer)
+
+
+class RollupCategoryFacts(Base):
+    __tablename__ = "rollup_category_facts"
+    claim_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class RollupPaymentFacts(Base):
+    __tablename__ = "rollup_payment_facts"
+    claim_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payer_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payer_id: Mapped[str] = mapped_column(String(80))
+    payments: Mapped[int] = mapped_column(BigInteger)
+    paid: Mapped[int] = mapped_column(BigInteger)
+    charge: Mapped[int] = mapped_column(BigInteger)
