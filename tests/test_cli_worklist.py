@@ -9,13 +9,12 @@ from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
 
 from claimbridge.claims.worklist import RESOLUTIONS
 from claimbridge.cli import main
 from claimbridge.cli_worklist import RESOLVE_AS
-from claimbridge.store.models import ClaimVersion, ProviderAdjustmentRow
-from tests.claims.test_worklist import SENT, World
+from claimbridge.store.models import ProviderAdjustmentRow
+from tests.claims.test_worklist import World
 from tests.test_cli import cli
 
 
@@ -113,17 +112,7 @@ def test_denials_resubmit_and_claims_release(world):
     assert out.startswith(f"denial #{denial_id}: {new_pcn} (version 2, frequency 7) replaces {pcn}")
     assert "ready and leaves with the next sync" in out and f"{pcn} is corrected" in out
 
-    world.pull("enc-003")
-    other = world.pcn_of("enc-003")
-    world.advance(other, *SENT)
-    with world.store.transaction() as session:
-        session.execute(select(ClaimVersion).where(ClaimVersion.pcn == other)).scalar_one().payer_claim_number = "A1"
-
-    def longer(bundle):
-        period = bundle["entry"][0]["resource"]["period"]
-        period["end"] = period["end"].replace("09:57", "09:58")
-    world.pull("enc-003", bundle_change=longer)
-    replacement = world.claim(other).pcn
+    other, replacement = world.held_replacement("enc-003", payer_claim_number="A1")
     held = json.loads(run(world, "claims", "held", "--json").stdout)
     assert replacement in {row["pcn"] for row in held}
     released = run(world, "claims", "release", replacement.lower(), "--reason", "checked").stdout

@@ -119,6 +119,25 @@ class World:
         with self.store.transaction() as session:
             return session.get(Claim, self.version(pcn).claim_id)
 
+    def held_replacement(self, encounter_id: str = "enc-002", *, payer_claim_number: str = "ICN-1"
+                         ) -> tuple[str, str]:
+        """Pull ``encounter_id`` and send it (the payer knows it as ``payer_claim_number``); then the clinician
+        moves the session's end to 09:58 in the EHR and the next pull makes a held replacement. Returns the PCN
+        sent and the held replacement's PCN."""
+        self.pull(encounter_id)
+        pcn = self.pcn_of(encounter_id)
+        self.advance(pcn, *SENT)
+        with self.store.transaction() as session:
+            session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn)).scalar_one() \
+                .payer_claim_number = payer_claim_number
+
+        def end_at_09_58(bundle: dict) -> None:
+            period = bundle["entry"][0]["resource"]["period"]
+            period["end"] = period["end"][:11] + "09:58" + period["end"][16:]
+
+        self.pull(encounter_id, bundle_change=end_at_09_58)
+        return pcn, self.claim(pcn).pcn
+
     # -- what posting writes ---------------------------------------------------------------------------
     def remit(self, *, payer_key: str = "60054", payer_name: str = "AETNA", amount: str = "0.00",
               days_ago: int = 0) -> int:

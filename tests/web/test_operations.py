@@ -130,18 +130,7 @@ def test_a_biller_resubmits_a_denied_claim(client, token_for, world):
 
 
 def test_a_biller_releases_a_held_replacement(client, token_for, world):
-    world.pull("enc-002")
-    pcn = world.pcn_of("enc-002")
-    world.advance(pcn, *SENT)
-    with world.store.transaction() as session:
-        session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn)).scalar_one().payer_claim_number = "ICN-1"
-
-    def later_end(bundle):
-        period = bundle["entry"][0]["resource"]["period"]
-        period["end"] = period["end"].replace("09:55", "09:58")
-
-    world.pull("enc-002", bundle_change=later_end)
-    replacement = world.claim(pcn).pcn
+    pcn, replacement = world.held_replacement("enc-002")
     assert replacement != pcn and world.version(replacement).status == "held"
     path = f"/api/v1/claims/{replacement}/release"
     assert client.post(path, headers=token_for("viewer"), json={"reason": "x"}).status_code == 403

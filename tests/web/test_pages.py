@@ -56,23 +56,7 @@ def test_signing_out_ends_the_session(as_role):
 
 
 def test_a_held_replacement_is_released_from_the_queue_page(as_role, world):
-    from sqlalchemy import select
-
-    from claimbridge.store.models import ClaimVersion
-    from tests.claims.test_worklist import SENT
-
-    world.pull("enc-002")
-    pcn = world.pcn_of("enc-002")
-    world.advance(pcn, *SENT)
-    with world.store.transaction() as session:
-        session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn)).scalar_one().payer_claim_number = "ICN-1"
-
-    def later_end(bundle):
-        period = bundle["entry"][0]["resource"]["period"]
-        period["end"] = period["end"].replace("09:55", "09:58")
-
-    world.pull("enc-002", bundle_change=later_end)
-    replacement = world.claim(pcn).pcn
+    _, replacement = world.held_replacement("enc-002")
     viewer = as_role("viewer")
     assert f"/claims/{replacement}/release" not in viewer.get("/held").get_data(as_text=True)
     biller = as_role("biller")
