@@ -4,6 +4,8 @@ validate → upload) — and :func:`run_pipeline`, one pass of all three. The sc
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,13 +27,23 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    """What a command needs: the validated settings, the store (migrated), the plugin host and the scrubber."""
+    """What a command needs: the validated settings, the store (migrated), the plugin host and the scrubber.
+
+    ``settings`` holds the connectors of the configuration file and those added in the web UI (kept in the
+    database, see :mod:`claimbridge.connector_store`); ``file_settings`` the file's alone. A long-running process
+    calls :meth:`refresh_connectors` to take in what was added, changed or removed since."""
 
     settings: Settings
     store: Store
     plugins: PluginHost
     config_path: Path
     scrubber: Scrubber
+    file_settings: Settings | None = None
+    #: stored connectors left out of ``settings``, ``{(kind, name): reason}``
+    connector_problems: dict = field(default_factory=dict)
+    _connectors_seen: tuple | None = field(default=None, repr=False)
+    _connectors_checked: float = field(default=0.0, repr=False)
+    _refresh_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def open(cls, config_path: Path, plugins: PluginHost | None = None) -> Runtime:
@@ -41,8 +53,42 @@ class Runtime:
         settings = load_config(config_path, plugins)
         scrubber = create_scrubber(plugins, profile_dir=profile_dir_for(config_path))
         settings = settings.model_copy(update={"claims": claim_settings_for(settings.claims, scrubber.profiles)})
-        return cls(settings=settings, store=_open_migrated(settings), plugins=plugins, config_path=config_path,
-                   scrubber=scrubber)
+        runtime = cls(settings=settings, store=_open_migrated(settings), plugins=plugins, config_path=config_path,
+                      scrubber=scrubber, file_settings=settings)
+        runtime.refresh_connectors(force=True)
+        return runtime
+
+    @property
+    def connectors(self):
+        """The connectors kept in the database (:class:`~claimbridge.connector_store.ConnectorStore`)."""
+        from claimbridge.connector_store import KEY_FILE, ConnectorKey, ConnectorStore
+
+        return ConnectorStore(self.store, self.plugins, base=self.config_path.parent.resolve(),
+                              key=ConnectorKey(self.settings.workdir / KEY_FILE))
+
+    def refresh_connectors(self, *, force: bool = False, max_age: float = 2.0) -> bool:
+        """Take in the stored connectors if they changed since the last look (at most every ``max_age``
+        seconds unless ``force``); True when ``settings`` changed."""
+        with self._refresh_lock:
+            now = time.monotonic()
+            if not force and now - self._connectors_checked < max_age:
+                return False
+            self._connectors_checked = now
+            store = self.connectors
+            seen = store.signature()
+            if seen == self._connectors_seen and not force:
+                return False
+            if self.file_settings is None:
+                self.file_settings = self.settings
+            base = self.file_settings
+            sources, clearinghouses, problems = store.entries(base)
+            for (kind, name), reason in problems.items():
+                log.warning("%s %s (added in the web UI) is left out: %s", kind, name, reason)
+            self.settings = base.model_copy(update={"sources": [*base.sources, *sources],
+                                                    "clearinghouses": [*base.clearinghouses, *clearinghouses]})
+            self.connector_problems = problems
+            self._connectors_seen = seen
+            return True
 
     def reviewer(self) -> Reviewer:
         """A scrubbing reviewer for one pass (built-in and plugin rules; shipped, plugin and practice profiles)."""

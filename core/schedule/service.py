@@ -28,6 +28,8 @@ JOBS_TABLE = "apscheduler_jobs"
 #: what APScheduler stores for every job: a reference it can import in any process, plus the job's name
 JOB_FUNCTION = "claimbridge.schedule.service:run_scheduled_job"
 SETUP_LOCK = "scheduler-setup"
+#: how often a running scheduler looks for connectors added, changed or removed in the web UI
+CONNECTORS_REFRESH_SECONDS = 15
 
 # APScheduler stores the callable by reference, so it cannot carry the runtime; the one scheduler a process
 # runs registers itself here while it is started.
@@ -47,6 +49,7 @@ class JobScheduler:
 
     def __init__(self, runtime: Runtime, *, on_run: Callable[[RunOutcome], None] | None = None):
         from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -59,8 +62,9 @@ class JobScheduler:
         self._stopping = False
         self.misfire_grace = int(runtime.settings.schedule.misfire_grace.total_seconds())
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=runtime.store.engine, tablename=JOBS_TABLE)},
-            executors={"default": ThreadPoolExecutor(max_workers=max(2, len(self.specs)))},
+            jobstores={"default": SQLAlchemyJobStore(engine=runtime.store.engine, tablename=JOBS_TABLE),
+                       "local": MemoryJobStore()},
+            executors={"default": ThreadPoolExecutor(max_workers=max(4, len(self.specs) + 2))},
             job_defaults={"coalesce": True, "max_instances": 1,
                           "misfire_grace_time": self.misfire_grace},
             timezone=UTC)
@@ -75,7 +79,30 @@ class JobScheduler:
         with cluster_lock(self.runtime.store, self.runner.lock_folder, SETUP_LOCK, wait=True):
             self.scheduler.start(paused=True)
             self._store_jobs()
+        # this process's own housekeeping: not stored, not shared with other processes
+        self.scheduler.add_job(self.refresh_connectors, "interval", seconds=CONNECTORS_REFRESH_SECONDS,
+                               id="connectors-refresh", jobstore="local", coalesce=True, max_instances=1)
         self.scheduler.resume()
+
+    def refresh_connectors(self) -> bool:
+        """Schedule the connectors added in the web UI since the last look and drop the removed ones; True when
+        the jobs changed."""
+        try:
+            self.runtime.refresh_connectors(max_age=0)
+        except Exception:  # a database hiccup must not stop the scheduler; the next look tries again
+            log.exception("could not read the connectors added in the web UI")
+            return False
+        specs = {spec.name: spec for spec in job_specs(self.runtime.settings)}
+        if specs == self.specs:
+            return False
+        added = sorted(set(specs) - set(self.specs))
+        removed = sorted(set(self.specs) - set(specs))
+        self.specs = specs
+        with cluster_lock(self.runtime.store, self.runner.lock_folder, SETUP_LOCK, wait=True):
+            self._store_jobs()
+        log.info("connectors changed: jobs added %s, removed %s", ", ".join(added) or "none",
+                 ", ".join(removed) or "none")
+        return True
 
     def stop(self) -> None:
         """Start no more jobs, let the running ones finish, then shut APScheduler down."""
@@ -132,7 +159,7 @@ class JobScheduler:
 
     def _store_jobs(self) -> None:
         timezone = self.runtime.settings.schedule.timezone
-        for job in self.scheduler.get_jobs():
+        for job in self.scheduler.get_jobs(jobstore="default"):
             if job.id not in self.specs:
                 log.info("removing job %s: no longer in the configuration", job.id)
                 job.remove()

@@ -84,6 +84,7 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
 
     app.extensions["claimbridge_reports"] = ReportCache(web.report_cache_seconds)
 
+    import claimbridge.web.api_connectors  # noqa: F401 - registers its operations
     import claimbridge.web.api_operations  # noqa: F401 - registers its operations
     import claimbridge.web.api_reports  # noqa: F401 - registers its operations
     import claimbridge.web.api_users  # noqa: F401 - registers its operations
@@ -185,9 +186,13 @@ def _unauthorized(message: str):
 
 
 def runtime():
+    """The application's :class:`~claimbridge.pipeline.Runtime`, with the connectors another process added or
+    changed in the database taken in (looked for at most every two seconds)."""
     from flask import current_app
 
-    return current_app.extensions["claimbridge"]
+    rt = current_app.extensions["claimbridge"]
+    rt.refresh_connectors()
+    return rt
 
 
 def principal() -> Principal:

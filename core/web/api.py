@@ -48,6 +48,7 @@ class Operation:
     body: dict[str, Any] | None = None
     response: dict[str, Any] = field(default_factory=lambda: {"type": "object"})
     endpoint: str = ""
+    status: int = 200
 
 
 OPERATIONS: list[Operation] = []
@@ -65,7 +66,7 @@ def _api_error(exc: ApiError):
 
 
 def operation(method: str, path: str, summary: str, *, role: str = "viewer", parameters=(), body=None,
-              response=None):
+              response=None, status: int = 200):
     """Declare an API operation: route, minimum role, OpenAPI entry."""
     if role not in ROLES:
         raise ValueError(role)
@@ -90,7 +91,7 @@ def operation(method: str, path: str, summary: str, *, role: str = "viewer", par
             flask_path = flask_path.replace(f"<{name}>", f"<int:{name}>")
         api.add_url_rule(flask_path, fn.__name__, guarded, methods=[method])
         OPERATIONS.append(Operation(method, path, summary, role, list(parameters), body,
-                                    response or {"type": "object"}, endpoint=f"api.{fn.__name__}"))
+                                    response or {"type": "object"}, endpoint=f"api.{fn.__name__}", status=status))
         return guarded
 
     return wrap
@@ -449,7 +450,8 @@ def audit_log():
 
 ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
     "type": "object", "required": ["status", "code", "message"],
-    "properties": {"status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"}}}}}
+    "properties": {"status": {"type": "integer"}, "code": {"type": "string"}, "message": {"type": "string"},
+                   "problems": {"type": "array", "items": {"type": "string"}}}}}}
 
 
 def openapi_document() -> dict[str, Any]:
@@ -460,12 +462,15 @@ def openapi_document() -> dict[str, Any]:
             "description": f"Needs the {op.role} role.",
             "parameters": op.parameters,
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": op.response}}},
+                str(op.status): {"description": "Created" if op.status == 201 else "OK",
+                                 "content": {"application/json": {"schema": op.response}}},
                 **{str(code): {"description": text, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}}
                    for code, text in ((400, "bad request"), (401, "no or bad credentials"),
                                       (403, "the role does not allow it, or a stale CSRF token"),
-                                      (404, "not found"), (409, "not possible in the claim's state"))},
+                                      (404, "not found"), (409, "not possible in the claim's state"),
+                                      (422, "the request is well formed but its data does not validate "
+                                            "(error.problems lists each problem where there are several)"))},
             },
         }
         if op.body is not None:

@@ -20,7 +20,6 @@ from typing import Any
 from flask import request
 from sqlalchemy import func, select
 
-from claimbridge.errors import ClaimbridgeError
 from claimbridge.store.models import (
     Acknowledgment,
     Batch,
@@ -31,7 +30,6 @@ from claimbridge.store.models import (
     Remittance,
     RemittanceClaim,
     SyncRun,
-    utcnow,
 )
 from claimbridge.web import audit, principal, runtime
 from claimbridge.web.api import (
@@ -289,21 +287,9 @@ def _entry(kind: str, name: str):
 
 def test_connector(kind: str, name: str) -> dict:
     """Open the connector named ``name`` and run its ``check()``; the outcome (not the secret settings) is audited."""
-    from claimbridge.config import connector_settings
-
     rt = runtime()
     entry = _entry(kind, name)
-    started = utcnow()
-    try:
-        cls = rt.plugins.source_class(entry.type) if kind == "source" else rt.plugins.clearinghouse_class(entry.type)
-        with cls(entry.name, connector_settings(entry, cls.settings_model, rt.config_path.parent.resolve())) as conn:
-            conn.check()
-        ok, error = True, None
-    except ClaimbridgeError as exc:
-        ok, error = False, str(exc)
-    except OSError as exc:
-        ok, error = False, f"{type(exc).__name__}: {exc}"
-    seconds = round((utcnow() - started).total_seconds(), 3)
+    ok, error, seconds = rt.connectors.test(kind, entry)
     with rt.store.transaction() as session:
         audit(session, f"{kind}_test", f"{kind} {name}: " + ("ok" if ok else f"failed: {error}"))
     return {"name": name, "kind": kind, "type": entry.type, "ok": ok, "error": error, "seconds": seconds}
