@@ -463,7 +463,7 @@ class ConnectorStore:
             problems.append("name: lower-case letters, digits, - and _, starting with a letter or digit "
                             "(at most 100)")
         in_file = file_settings.sources if data.kind == "source" else file_settings.clearinghouses
-        if data.name in {e.name for e in in_file}:
+        if isinstance(data.name, str) and data.name in {e.name for e in in_file}:
             problems.append(f"name: the configuration file already has a {data.kind} named {data.name!r}")
         model = self.model_for(data.kind, data.type) if isinstance(data.type, str) else None
         if model is None:

@@ -55,6 +55,14 @@ def connector_input(data: dict[str, Any], *, kind: str | None = None, name: str 
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
         raise ApiError(400, "bad_request", "enabled must be true or false")
+    for key, kinds, what in (("name", str, "a string"), ("type", str, "a string"),
+                             ("settings", dict, "an object"), ("trading_partner", dict, "an object")):
+        if data.get(key) is not None and not isinstance(data[key], kinds):
+            raise ApiError(400, "bad_request", f"{key} must be {what}")
+    if name is None and not data.get("name"):
+        raise ApiError(400, "bad_request", "name is required")
+    if not data.get("type"):
+        raise ApiError(400, "bad_request", "type is required")
     return ConnectorInput(kind=kind, name=name if name is not None else data.get("name"), type=data.get("type"),
                           enabled=enabled, settings=data.get("settings") or {},
                           trading_partner=data.get("trading_partner"))
