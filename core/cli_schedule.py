@@ -68,13 +68,19 @@ def run(ctx: Context, once: bool, seconds: float | None, as_json: bool, web: boo
             except OSError as exc:  # another `claimbridge run` serves it already
                 click.echo(f"claimbridge run: not serving the UI ({runtime.settings.web.host}:"
                            f"{runtime.settings.web.port}: {exc.strerror or exc}); the jobs run", err=True)
-        scheduler = JobScheduler(runtime, on_run=_print_json_line if as_json else _print_outcome)
+        scheduler = JobScheduler(runtime, on_run=_print_json_line if as_json else _print_outcome,
+                                 on_jobs_changed=_print_jobs_changed)
         try:
             scheduler.serve(stop, seconds)
         finally:
             if server is not None:
                 server.stop()
         click.echo("claimbridge run: stopped", err=True)
+
+
+def _print_jobs_changed(added: list[str], removed: list[str]) -> None:
+    click.echo(f"claimbridge run: connectors changed: jobs added {', '.join(added) or 'none'}, removed "
+               f"{', '.join(removed) or 'none'}", err=True)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

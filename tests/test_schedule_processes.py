@@ -410,3 +410,51 @@ def test_run_serves_the_admin_ui_while_the_jobs_run_and_a_second_process_goes_on
     finally:
         out, err = stop(first)
     assert f"admin UI and API on http://127.0.0.1:{port}/" in err
+
+
+def test_a_connector_added_in_the_web_ui_is_scheduled_by_the_running_process_and_dropped_when_removed(env, tmp_path):
+    import requests
+
+    from claimbridge.web.auth import add_user, create_token
+
+    port = unused_port()
+    config = yaml.safe_load(env.config_path.read_text())
+    config["web"] = {"port": port}
+    config["schedule"] = {"pull": {"every": "1h"}, "submit": {"every": "1h"}, "responses": {"every": "1h"}}
+    env.config_path.write_text(yaml.safe_dump(config))
+    folder = tmp_path / "bulk-export"
+    folder.mkdir()
+    (folder / "Encounter.000.ndjson").write_text("")
+    process = start(env)
+    try:
+        wait_for(lambda: any(run.job == "pull:demo-fhir" for run in job_runs(env)), "the first pull")
+        store = open_store(config["database"]["url"], migrate=False)
+        try:
+            add_user(store, "it-admin", "correct horse battery", "admin")
+            headers = {"Authorization": f"Bearer {create_token(store, 'it-admin', 'tests')}"}
+        finally:
+            store.dispose()
+        base = f"http://127.0.0.1:{port}/api/v1"
+        added = requests.post(f"{base}/connectors", headers=headers, timeout=30, json={
+            "kind": "source", "name": "bulk", "type": "fhir_bulk", "settings": {"folder": str(folder)}})
+        assert added.status_code == 201, added.text
+        # the scheduler looks every 15 s; a new interval job runs at once
+        wait_for(lambda: any(run.job == "pull:bulk" and run.status == "succeeded" for run in job_runs(env)),
+                 "the new source's first pull")
+        assert requests.delete(f"{base}/connectors/source/bulk", headers=headers, timeout=30).status_code == 200
+
+        def scheduled() -> set[str]:
+            store = open_store(config["database"]["url"], migrate=False)
+            try:
+                jobs = table("apscheduler_jobs", column("id"))
+                with store.engine.connect() as connection:
+                    return {job_id for (job_id,) in connection.execute(select(jobs.c.id))}
+            finally:
+                store.dispose()
+
+        wait_for(lambda: "pull:bulk" not in scheduled(), "the removed source's job to go")
+        assert "pull:demo-fhir" in scheduled()
+    finally:
+        out, err = stop(process)
+    assert "claimbridge run: connectors changed: jobs added pull:bulk, removed none" in err, err[-2000:]
+    assert "claimbridge run: connectors changed: jobs added none, removed pull:bulk" in err

@@ -47,7 +47,8 @@ def run_scheduled_job(name: str) -> None:
 class JobScheduler:
     """The jobs of one configuration on a background APScheduler; ``on_run`` hears about every run."""
 
-    def __init__(self, runtime: Runtime, *, on_run: Callable[[RunOutcome], None] | None = None):
+    def __init__(self, runtime: Runtime, *, on_run: Callable[[RunOutcome], None] | None = None,
+                 on_jobs_changed: Callable[[list[str], list[str]], None] | None = None):
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.jobstores.memory import MemoryJobStore
         from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
@@ -57,6 +58,7 @@ class JobScheduler:
         self.runner = JobRunner(runtime)
         self.specs = {spec.name: spec for spec in job_specs(runtime.settings)}
         self.on_run = on_run or (lambda outcome: None)
+        self.on_jobs_changed = on_jobs_changed or (lambda added, removed: None)
         self._idle = threading.Condition()
         self._running = 0
         self._stopping = False
@@ -102,6 +104,7 @@ class JobScheduler:
             self._store_jobs()
         log.info("connectors changed: jobs added %s, removed %s", ", ".join(added) or "none",
                  ", ".join(removed) or "none")
+        self.on_jobs_changed(added, removed)
         return True
 
     def stop(self) -> None:
