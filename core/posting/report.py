@@ -9,16 +9,19 @@ posting it reverses cancel out). Over those:
 * adjusted — billed − paid − patient responsibility: contractual write-downs, denials and other adjustments;
 * provider adjustments — Σ PLB (negative: interest paid to the practice; positive: money taken back);
 * received — Σ BPR02, the money that actually moved (paid − provider adjustments).
+
+Read from the rollup tables (:mod:`claimbridge.store.rollups`, kept exact by triggers): a row per outcome, per
+open-denial category and per total, never one per claim payment.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from claimbridge.claims.money import CENT
-from claimbridge.store.models import Denial, ProviderAdjustmentRow, Remittance, RemittanceClaim
+from claimbridge.store.models import RollupOpenDenials, RollupOutcomes, RollupTotals
 
 __all__ = ["revenue_summary"]
 
@@ -28,24 +31,22 @@ _ZERO = Decimal(0)
 def revenue_summary(store) -> dict:
     """Totals as strings of exact cents, claim counts by outcome, and open denials by category."""
     with store.transaction() as session:
-        current = (RemittanceClaim.reversed_by_id.is_(None), RemittanceClaim.outcome != "reversal",
-                   RemittanceClaim.match == "matched")
-        # one pass over the current adjudications, by outcome; the totals are their sums
         by_outcome = session.execute(
-            select(RemittanceClaim.outcome, func.count(), func.sum(RemittanceClaim.charge),
-                   func.sum(RemittanceClaim.paid), func.sum(RemittanceClaim.patient_responsibility))
-            .where(*current).group_by(RemittanceClaim.outcome)).all()
-        outcomes = {outcome: count for outcome, count, *_ in by_outcome}
-        claims = sum(outcomes.values())
-        billed, paid, patient = (sum((row[column] or _ZERO for row in by_outcome), _ZERO) for column in (2, 3, 4))
-        provider = session.execute(select(func.sum(ProviderAdjustmentRow.amount))).scalar_one()
-        received, remittances = session.execute(select(func.sum(Remittance.amount), func.count())
-                                                .select_from(Remittance)).one()
-        unmatched = session.execute(select(func.count()).select_from(RemittanceClaim)
-                                    .where(RemittanceClaim.match == "unmatched")).scalar_one()
-        denials = session.execute(select(Denial.category, func.count(), func.sum(Denial.amount))
-                                  .where(Denial.status == "open").group_by(Denial.category)
-                                  .order_by(func.sum(Denial.amount).desc())).all()
+            select(RollupOutcomes.outcome, RollupOutcomes.payments, RollupOutcomes.charge, RollupOutcomes.paid,
+                   RollupOutcomes.patient_responsibility)
+            .where(RollupOutcomes.payments > 0).order_by(RollupOutcomes.outcome)).all()
+        totals = {name: (count, amount) for name, count, amount in session.execute(
+            select(RollupTotals.name, RollupTotals.count, RollupTotals.amount))}
+        denials = session.execute(select(RollupOpenDenials.category, RollupOpenDenials.denials,
+                                         RollupOpenDenials.amount)
+                                  .where(RollupOpenDenials.denials > 0)
+                                  .order_by(RollupOpenDenials.amount.desc(), RollupOpenDenials.category)).all()
+    outcomes = {outcome: count for outcome, count, *_ in by_outcome}
+    claims = sum(outcomes.values())
+    billed, paid, patient = (sum((row[column] or _ZERO for row in by_outcome), _ZERO) for column in (2, 3, 4))
+    remittances, received = totals.get("remittances", (0, _ZERO))
+    provider = totals.get("provider_adjustments", (0, _ZERO))[1]
+    unmatched = totals.get("unmatched_claim_payments", (0, _ZERO))[0]
 
     def cents(value) -> str:
         return str((value or _ZERO).quantize(CENT))

@@ -21,11 +21,7 @@ from sqlalchemy import func, select
 from claimbridge.errors import ClaimbridgeError, FatalError, InvalidTransition
 from claimbridge.store.models import (
     AuditEntry,
-    Claim,
-    ClaimEvent,
-    ClaimVersion,
     QuarantinedRecord,
-    StoredEncounter,
     SyncRun,
 )
 from claimbridge.web import audit, error_response, principal, runtime
@@ -191,21 +187,12 @@ def _page_schema(item: dict) -> dict:
                        *PAGE_PARAMS],
            response=_page_schema(CLAIM_ROW))
 def claims_list():
+    from claimbridge.web.claims_query import count_claims, list_claims
+
     limit, cursor, count = _page_args()
-    store = runtime().store
-    with store.transaction() as session:
-        query = (select(Claim, ClaimVersion, StoredEncounter.source)
-                 .join(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
-                       & (ClaimVersion.version == Claim.current_version))
-                 .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id))
-        counting = select(func.count(Claim.id))
-        if request.args.get("source"):  # every claim has its encounter: join only to filter by source
-            counting = counting.join(StoredEncounter, StoredEncounter.id == Claim.encounter_id)
-        for condition in _claim_filters():
-            query, counting = query.where(condition), counting.where(condition)
-        if cursor is not None:
-            query = query.where(Claim.id < cursor)
-        rows = session.execute(query.order_by(Claim.id.desc()).limit(limit + 1)).all()
+    filters = _claim_filters()
+    with runtime().store.transaction() as session:
+        rows = list_claims(session, filters, limit=limit + 1, cursor=cursor)
         items = [{"pcn": v.pcn, "status": c.status, "version": v.version, "frequency": v.frequency,
                   "source": source, "payer": c.payer_id, "provider": c.rendering_npi,
                   "service_date": c.service_date.isoformat() if c.service_date else None,
@@ -214,63 +201,43 @@ def claims_list():
         page: dict[str, Any] = {"items": items,
                                 "next_cursor": str(rows[limit - 1][0].id) if len(rows) > limit else None}
         if count:
-            page["total"] = session.execute(counting).scalar_one()
+            page["total"] = count_claims(session, filters)
     return _json(page)
 
 
-def _claim_filters() -> list:
-    """The WHERE conditions of the claims list's query parameters."""
-    from datetime import date
+def _claim_filters():
+    """The claims list's filters from the query parameters (a bad date is a 400)."""
+    from claimbridge.web.claims_query import BadFilter, ClaimFilters
 
-    args = request.args
-    conditions = []
-    if args.get("status"):
-        conditions.append(Claim.status == args["status"])
-    if args.get("source"):
-        conditions.append(StoredEncounter.source == args["source"])
-    if args.get("payer"):
-        conditions.append(Claim.payer_id == args["payer"].strip().upper())
-    if args.get("provider"):
-        conditions.append(Claim.rendering_npi == args["provider"].strip())
-    if args.get("patient"):
-        conditions.append(Claim.patient_key == args["patient"].strip())
-    for name, compare in (("service_from", Claim.service_date.__ge__), ("service_to", Claim.service_date.__le__)):
-        if args.get(name):
-            try:
-                conditions.append(compare(date.fromisoformat(args[name])))
-            except ValueError:
-                raise ApiError(400, "bad_request", f"{name} must be a date, YYYY-MM-DD") from None
-    return conditions
+    try:
+        return ClaimFilters.from_args(request.args)
+    except BadFilter as exc:
+        raise ApiError(400, "bad_request", str(exc)) from None
 
 
 @operation("GET", "/claims/{pcn}", "One claim version: FHIR Claim, findings, history, 837 segments (audited)",
            parameters=[_path("pcn", "patient control number of any version")])
 def claim_detail(pcn: str):
+    from claimbridge.web.claims_query import claim_view
+
     store = runtime().store
     with store.transaction() as session:
-        version = session.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn.upper())).scalar_one_or_none()
-        if version is None:
+        view = claim_view(session, pcn)
+        if view is None:
             raise ApiError(404, "not_found", f"no claim version with PCN {pcn.upper()}")
-        claim = session.get(Claim, version.claim_id)
-        encounter = session.get(StoredEncounter, claim.encounter_id)
-        events = session.execute(select(ClaimEvent).where(ClaimEvent.claim_id == claim.id)
-                                 .order_by(ClaimEvent.id)).scalars().all()
-        versions = session.execute(select(ClaimVersion.pcn, ClaimVersion.version, ClaimVersion.status,
-                                          ClaimVersion.frequency)
-                                   .where(ClaimVersion.claim_id == claim.id)
-                                   .order_by(ClaimVersion.version)).all()
+        version, claim = view.version, view.claim
         audit(session, "view_claim", f"{version.pcn} (api)", claim_id=claim.id)
         data = {
             "pcn": version.pcn, "version": version.version, "current_version": claim.current_version,
             "status": version.status, "claim_status": claim.status, "frequency": version.frequency,
-            "source": encounter.source, "hold_reason": version.hold_reason, "payer": claim.payer_id,
+            "source": view.source, "hold_reason": version.hold_reason, "payer": claim.payer_id,
             "provider": claim.rendering_npi, "patient": claim.patient_key,
             "service_date": claim.service_date.isoformat() if claim.service_date else None,
             "payer_claim_number": version.payer_claim_number,
             "findings": json.loads(version.findings or "[]"),
-            "versions": [{"pcn": p, "version": n, "status": s, "frequency": f} for p, n, s, f in versions],
+            "versions": [{"pcn": p, "version": n, "status": s, "frequency": f} for p, n, s, f in view.versions],
             "history": [{"at": e.at.isoformat(), "version": e.version, "from": e.from_status, "to": e.to_status,
-                         "actor": e.actor, "reason": e.reason} for e in events],
+                         "actor": e.actor, "reason": e.reason} for e in view.events],
             "x12_segments": (version.x12_segments or "").splitlines(),
             "fhir": json.loads(version.fhir) if version.fhir else None,
         }
@@ -413,21 +380,18 @@ def sources():
 @operation("GET", "/reports/revenue", "Money billed, paid, adjusted, patient responsibility; open denials")
 def revenue():
     from claimbridge.posting.report import revenue_summary
-    from claimbridge.web.api_reports import _snapshot
+    from claimbridge.web.cache import snapshot_response
 
-    return _snapshot("revenue", lambda: revenue_summary(runtime().store))
+    return snapshot_response("revenue", lambda: revenue_summary(runtime().store))
 
 
 @operation("GET", "/reports/claims-by-status", "How many claims are in each status")
 def claims_by_status():
-    from claimbridge.web.api_reports import _snapshot
+    from claimbridge.web.cache import snapshot_response
+    from claimbridge.web.reports import claims_by_status as by_status
 
-    def compute() -> dict:
-        with runtime().store.transaction() as session:
-            rows = session.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all()
-        return {"items": [{"status": s, "count": n} for s, n in sorted(rows)]}
-
-    return _snapshot("claims_by_status", compute)
+    return snapshot_response("claims_by_status", lambda: {"items": [
+        {"status": s, "count": n} for s, n in by_status(runtime().store).items()]})
 
 
 @operation("GET", "/audit", "The audit log, newest first (append-only)", role="admin", parameters=PAGE_PARAMS)

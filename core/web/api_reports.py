@@ -10,21 +10,10 @@ from flask import request
 from claimbridge.store.models import utcnow
 from claimbridge.web import reports, runtime
 from claimbridge.web.api import ApiError, _json, _query, operation
-from claimbridge.web.cache import report
+from claimbridge.web.cache import snapshot_response
 
 _TODAY = _query("today", "the day to age from (YYYY-MM-DD; default today, UTC)", {"type": "string",
                                                                                    "format": "date"})
-
-
-def _snapshot(key, compute):
-    """The report from its snapshot (web.report_cache_seconds), with ``as_of`` (when it was computed)."""
-    from datetime import UTC, datetime
-
-    snapshot = report(key, compute)
-    value = snapshot.value
-    if isinstance(value, dict):
-        value = {**value, "as_of": datetime.fromtimestamp(snapshot.taken, UTC).isoformat()}
-    return _json(value)
 
 
 def _today() -> date:
@@ -41,18 +30,18 @@ def _today() -> date:
            parameters=[_TODAY])
 def report_ar_aging():
     today = _today()
-    return _snapshot(("ar_aging", today), lambda: reports.ar_aging(runtime().store, today))
+    return snapshot_response(("ar_aging", today), lambda: reports.ar_aging(runtime().store, today))
 
 
 @operation("GET", "/reports/denial-rates", "Claims adjudicated vs denied, by payer and by denial category")
 def report_denial_rates():
-    return _snapshot("denial_rates", lambda: reports.denial_rates(runtime().store))
+    return snapshot_response("denial_rates", lambda: reports.denial_rates(runtime().store))
 
 
 @operation("GET", "/reports/days-to-payment", "Median and 90th percentile days from service to 835 payment, "
                                               "by payer")
 def report_days_to_payment():
-    return _snapshot("days_to_payment", lambda: reports.days_to_payment(runtime().store))
+    return snapshot_response("days_to_payment", lambda: reports.days_to_payment(runtime().store))
 
 
 @operation("GET", "/reports/expected-cash", "Money expected from payers in each of the coming weeks",
@@ -66,7 +55,7 @@ def report_expected_cash():
     if not 1 <= weeks <= 26:
         raise ApiError(400, "bad_request", "weeks must be between 1 and 26")
     today = _today()
-    return _snapshot(("expected_cash", today, weeks), lambda: reports.expected_cash(runtime().store, today, weeks))
+    return snapshot_response(("expected_cash", today, weeks), lambda: reports.expected_cash(runtime().store, today, weeks))
 
 
 @operation("GET", "/reports/health", "Each source, clearinghouse and scheduled job: last run, failures, next run")

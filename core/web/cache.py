@@ -72,3 +72,16 @@ def report(key: Hashable, compute: Callable[[], Any]) -> Snapshot:
 
     cache: ReportCache = current_app.extensions["claimbridge_reports"]
     return cache.get(key, compute)
+
+
+def snapshot_response(key: Hashable, compute: Callable[[], Any]):
+    """The API response of report ``key`` from its snapshot, with ``as_of`` (when it was computed)."""
+    from datetime import UTC, datetime
+
+    from claimbridge.web.api import _json
+
+    snapshot = report(key, compute)
+    value = snapshot.value
+    if isinstance(value, dict):
+        value = {**value, "as_of": datetime.fromtimestamp(snapshot.taken, UTC).isoformat()}
+    return _json(value)

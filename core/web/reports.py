@@ -1,14 +1,16 @@
 """Dashboard analytics over the store: AR aging, denial rates, days to payment, expected cash, connector health.
 
-Every function aggregates in SQL and returns a plain dict (money as a string of exact cents, dates as ISO
-strings), so the API can send it as it is and the dashboard can draw it. Python only ever sees grouped rows
-(buckets, payers, days), never one row per claim.
+Every function returns a plain dict (money as a string of exact cents, dates as ISO strings), so the API can send
+it as it is and the dashboard can draw it. The claim and payment figures are read from the rollup tables
+(:mod:`claimbridge.store.rollups`, kept exact by triggers in the same transaction as every write): a few hundred
+or thousand grouped rows (status × payer × date of service, payer × days …), never one row per claim.
 
 Conventions (the same as :func:`claimbridge.posting.report.revenue_summary`):
 
-* a claim's *payer* is the payer id its 837 went to (``claim_lines.payer_id``), named after the payer name of
-  its 835s where there are any; its *date of service* is the earliest service date of its current version's lines;
-* a claim's *charge* is the FHIR Claim's ``total`` of its current version (what the 837 billed);
+* a claim's *payer* is the payer id its current version's 837 goes to (``claims.payer_id``), named after the
+  payer name of its 835s where there are any; its *date of service* is the earliest service date of its current
+  version's lines (``claims.service_date``; claims without one are in no dated report);
+* a claim's *charge* is the FHIR Claim's ``total`` of its current version (what the 837 billed, ``claims.charge``);
 * the *current adjudication* of a claim is a matched 835 claim payment that was not reversed and is no reversal.
 
 **Outstanding** (AR) is what the practice still expects from payers on claims that left and are not finished:
@@ -30,33 +32,26 @@ from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Integer, Numeric, and_, case, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, case, func, literal, select, type_coerce
 
 from claimbridge.claims.money import CENT
 from claimbridge.claims.states import ClaimStatus as S
 from claimbridge.store.models import (
-    Claim,
-    ClaimLine,
-    ClaimVersion,
-    Denial,
-    Remittance,
-    RemittanceClaim,
+    RollupAdjudications,
+    RollupClaimsByDay,
+    RollupClaimsByStatus,
+    RollupDenialCategories,
+    RollupPaymentDays,
     SyncRun,
 )
+from claimbridge.store.rollups import ADJUDICATED, AWAITING, STILL_EXPECTED, WORKED  # noqa: F401 - re-exported
 
-__all__ = ["AGING_BUCKETS", "OUTSTANDING_STATUSES", "ar_aging", "connector_health", "days_to_payment",
-           "denial_rates", "expected_cash"]
+__all__ = ["AGING_BUCKETS", "OUTSTANDING_STATUSES", "ar_aging", "claims_by_status", "connector_health",
+           "days_to_payment", "denial_rates", "expected_cash"]
 
-#: nothing paid yet: the whole charge is outstanding
-AWAITING = (S.SUBMITTED.value, S.ACCEPTED.value, S.REJECTED.value, S.REVERSED.value)
-#: adjudicated with denied money still being worked
-WORKED = (S.DENIED.value, S.PARTIALLY_PAID.value)
 OUTSTANDING_STATUSES = AWAITING + WORKED
-#: denial resolutions after which the money is still expected from a payer
-STILL_EXPECTED = ("appealed", "rebilled_other_payer")
 #: (label, oldest age in days) — ages are whole days from the date of service to ``today``
 AGING_BUCKETS = (("0-30", 30), ("31-60", 60), ("61-90", 90), ("90+", None))
-ADJUDICATED = ("paid", "partially_paid", "denied")
 
 _ZERO = Decimal(0)
 
@@ -65,31 +60,20 @@ def _money(cents) -> str:
     return str((Decimal(int(cents or 0)).scaleb(-2)).quantize(CENT))
 
 
-def _dialect(session) -> str:
-    return session.get_bind().dialect.name
+def _cents(column):
+    """Σ of a money column in whole cents (an int), not as Decimal dollars."""
+    return func.sum(column, type_=BigInteger)
 
 
-def _charge_cents(session):
-    """The current version's billed total in cents, read from its FHIR Claim JSON in SQL."""
-    if _dialect(session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import JSON as PG_JSON
-
-        value = cast(cast(ClaimVersion.fhir, PG_JSON)["total"]["value"].astext, Numeric(14, 2))
-    else:
-        value = func.json_extract(ClaimVersion.fhir, "$.total.value")
-    return cast(func.round(value * 100), BigInteger)
+# -- claims by status ------------------------------------------------------------------------------------------
 
 
-def _days_between(session, later, earlier):
-    """Whole days from ``earlier`` to ``later`` (two DATE expressions)."""
-    if _dialect(session) == "postgresql":
-        return later - earlier
-    return cast(func.julianday(later) - func.julianday(earlier), Integer)
-
-
-def _current_adjudication():
-    return (RemittanceClaim.reversed_by_id.is_(None), RemittanceClaim.outcome != "reversal",
-            RemittanceClaim.match == "matched")
+def claims_by_status(store) -> dict[str, int]:
+    """How many claims are in each status (statuses with none are left out)."""
+    with store.transaction() as session:
+        rows = session.execute(select(RollupClaimsByStatus.status, func.sum(RollupClaimsByStatus.claims))
+                               .group_by(RollupClaimsByStatus.status)).all()
+    return {status: int(count) for status, count in sorted(rows) if count}
 
 
 # -- AR aging --------------------------------------------------------------------------------------------------
@@ -98,18 +82,23 @@ def _current_adjudication():
 def ar_aging(store, today: date) -> dict:
     """Outstanding claims (see the module docstring) by age of their date of service: 0–30, 31–60, 61–90 and
     90+ days, each with its claim count and amount, plus the totals and the split by status."""
+    day = RollupClaimsByDay
+    whens = [(day.service_date >= today - timedelta(days=oldest), literal(label))
+             for label, oldest in AGING_BUCKETS if oldest is not None]
+    bucket = case(*whens, else_=literal(AGING_BUCKETS[-1][0]))
     with store.transaction() as session:
-        per_claim = _outstanding_per_claim(session, today).subquery()
+        # rollup_claims_by_day (pk status, payer_id, service_date): the outstanding statuses' rows only
         rows = session.execute(
-            select(per_claim.c.bucket, per_claim.c.status, func.count(), func.sum(per_claim.c.amount))
-            .where(per_claim.c.amount > 0).group_by(per_claim.c.bucket, per_claim.c.status)).all()
+            select(bucket, day.status, func.sum(day.outstanding_claims), _cents(day.outstanding))
+            .where(day.status.in_(OUTSTANDING_STATUSES), day.outstanding_claims > 0)
+            .group_by(bucket, day.status)).all()
     buckets = {label: [0, 0] for label, _ in AGING_BUCKETS}
     statuses: dict[str, list[int]] = {}
-    for bucket, status, count, amount in rows:
-        buckets[bucket][0] += count
-        buckets[bucket][1] += int(amount or 0)
+    for label, status, count, amount in rows:
+        buckets[label][0] += int(count)
+        buckets[label][1] += int(amount or 0)
         entry = statuses.setdefault(status, [0, 0])
-        entry[0] += count
+        entry[0] += int(count)
         entry[1] += int(amount or 0)
     total_count = sum(c for c, _ in buckets.values())
     total_amount = sum(a for _, a in buckets.values())
@@ -122,55 +111,7 @@ def ar_aging(store, today: date) -> dict:
     }
 
 
-def _outstanding_per_claim(session, today: date, statuses=OUTSTANDING_STATUSES):
-    """One row per outstanding claim: id, status, payer, date of service, aging bucket, amount (cents).
-
-    claims (ix_claims_status) → claim_versions (uq claim_id, version) → claim_lines (ix_claim_lines_version_id);
-    the denied amount is a correlated sum over denials (ix_denials_claim_id) evaluated for denied and partially
-    paid claims only."""
-    denied = (select(func.coalesce(func.sum(Denial.amount), 0))
-              .join(RemittanceClaim, RemittanceClaim.id == Denial.remittance_claim_id)
-              .where(Denial.claim_id == Claim.id, RemittanceClaim.version == Claim.current_version,
-                     RemittanceClaim.reversed_by_id.is_(None),
-                     or_(Denial.status == "open", Denial.resolution.in_(STILL_EXPECTED)))
-              .correlate(Claim).scalar_subquery())
-    service_date = func.min(ClaimLine.service_date)
-    whens = [(service_date >= today - timedelta(days=oldest), literal(label))
-             for label, oldest in AGING_BUCKETS if oldest is not None]
-    amount = case((Claim.status.in_(AWAITING), func.coalesce(_charge_cents(session), 0)), else_=denied)
-    return (select(Claim.id.label("claim_id"), Claim.status.label("status"),
-                   func.max(ClaimLine.payer_id).label("payer_id"), service_date.label("service_date"),
-                   case(*whens, else_=literal(AGING_BUCKETS[-1][0])).label("bucket"), amount.label("amount"))
-            .join(ClaimVersion, and_(ClaimVersion.claim_id == Claim.id,
-                                     ClaimVersion.version == Claim.current_version))
-            .join(ClaimLine, ClaimLine.version_id == ClaimVersion.id)
-            .where(Claim.status.in_(statuses))
-            .group_by(Claim.id, Claim.status, Claim.current_version, ClaimVersion.fhir))
-
-
 # -- denial rates ----------------------------------------------------------------------------------------------
-
-
-def _adjudications(session):
-    """One row per current adjudication (matched, not reversed): its claim, outcome, payer id (of the claim
-    version it answers), payer name, payment date and date of service.
-
-    remittance_claims (ix_remittance_claims_match) → remittances (pk) → claim_versions (uq claim_id, version) →
-    claim_lines (ix_claim_lines_version_id)."""
-    return (select(RemittanceClaim.id.label("rc_id"), RemittanceClaim.claim_id.label("claim_id"),
-                   RemittanceClaim.outcome.label("outcome"), RemittanceClaim.charge.label("charge"),
-                   RemittanceClaim.paid.label("paid"),
-                   func.max(ClaimLine.payer_id).label("payer_id"),
-                   func.max(Remittance.payer_name).label("payer_name"),
-                   func.max(Remittance.payment_date).label("payment_date"),
-                   func.min(ClaimLine.service_date).label("service_date"))
-            .join(Remittance, Remittance.id == RemittanceClaim.remittance_id)
-            .join(ClaimVersion, and_(ClaimVersion.claim_id == RemittanceClaim.claim_id,
-                                     ClaimVersion.version == RemittanceClaim.version))
-            .join(ClaimLine, ClaimLine.version_id == ClaimVersion.id)
-            .where(*_current_adjudication(), RemittanceClaim.outcome.in_(ADJUDICATED))
-            .group_by(RemittanceClaim.id, RemittanceClaim.claim_id, RemittanceClaim.outcome,
-                      RemittanceClaim.charge, RemittanceClaim.paid))
 
 
 def _rate(denied: int, adjudicated: int) -> str:
@@ -182,21 +123,14 @@ def denial_rates(store) -> dict:
     denial category, the adjudicated claims with at least one denial of that category on a current adjudication.
     Rates are fractions (``"0.2500"``); a claim adjudicated twice (denied, then paid on appeal) counts once as
     adjudicated and once as denied."""
+    adj, cat = RollupAdjudications, RollupDenialCategories
     with store.transaction() as session:
-        adj = _adjudications(session).subquery()
-        by_payer = session.execute(
-            select(adj.c.payer_id, func.max(adj.c.payer_name), func.count(func.distinct(adj.c.claim_id)),
-                   func.count(func.distinct(case((adj.c.outcome == "denied", adj.c.claim_id)))))
-            .group_by(adj.c.payer_id).order_by(adj.c.payer_id)).all()
-        adjudicated = session.execute(
-            select(func.count(func.distinct(RemittanceClaim.claim_id)))
-            .where(*_current_adjudication(), RemittanceClaim.outcome.in_(ADJUDICATED))).scalar_one()
-        # denials (ix_denials_category) → remittance_claims (pk)
-        by_category = session.execute(
-            select(Denial.category, func.count(func.distinct(Denial.claim_id)), func.sum(Denial.amount))
-            .join(RemittanceClaim, RemittanceClaim.id == Denial.remittance_claim_id)
-            .where(*_current_adjudication(), Denial.claim_id.is_not(None))
-            .group_by(Denial.category).order_by(Denial.category)).all()
+        by_payer = [(payer, name, int(n), int(d)) for payer, name, n, d in session.execute(
+            select(adj.payer_id, func.max(adj.payer_name), func.sum(adj.claims), func.sum(adj.denied))
+            .where(adj.claims > 0).group_by(adj.payer_id).order_by(adj.payer_id))]
+        by_category = session.execute(select(cat.category, cat.claims, cat.amount).where(cat.claims > 0)
+                                      .order_by(cat.category)).all()
+    adjudicated = sum(row[2] for row in by_payer)
     total_denied = sum(row[3] for row in by_payer)
     return {
         "adjudicated": adjudicated, "denied": total_denied, "rate": _rate(total_denied, adjudicated),
@@ -243,18 +177,17 @@ def _median(histogram: list[tuple[int, int]]) -> int | float | None:
 
 def _days_histograms(session) -> dict[str, dict]:
     """Per payer id: name, the histogram of days from service to the 835 payment date of paid claims
-    (outcome paid or partially_paid, payment date known), and Σ paid / Σ charge. SQL groups by (payer, days)."""
-    adj = _adjudications(session).where(Remittance.payment_date.is_not(None),
-                                        RemittanceClaim.outcome.in_(("paid", "partially_paid"))).subquery()
-    days = _days_between(session, adj.c.payment_date, adj.c.service_date)
+    (outcome paid or partially_paid, payment date known), and Σ paid / Σ charge (each (payer, days) group's sum
+    in whole currency units, as the dashboard has always taken it). Read from rollup_payment_days."""
+    pay = RollupPaymentDays
     rows = session.execute(
-        select(adj.c.payer_id, func.max(adj.c.payer_name), days.label("days"), func.count(),
-               func.sum(adj.c.paid), func.sum(adj.c.charge))
-        .group_by(adj.c.payer_id, days).order_by(adj.c.payer_id, days)).all()
+        select(pay.payer_id, func.max(pay.payer_name), pay.days, func.sum(pay.payments), func.sum(pay.paid),
+               func.sum(pay.charge))
+        .where(pay.payments > 0).group_by(pay.payer_id, pay.days).order_by(pay.payer_id, pay.days)).all()
     payers: dict[str, dict] = {}
     for payer, name, day_count, count, paid, charge in rows:
         entry = payers.setdefault(payer or "", {"name": name, "histogram": [], "paid": 0, "charge": 0})
-        entry["histogram"].append((int(day_count), count))
+        entry["histogram"].append((int(day_count), int(count)))
         entry["paid"] += int(paid or 0)
         entry["charge"] += int(charge or 0)
         entry["name"] = entry["name"] or name
@@ -289,14 +222,14 @@ def expected_cash(store, today: date, weeks: int = 4) -> dict:
     Method: every ``accepted`` claim (the payer has it and has not answered) is expected on its date of service
     plus its payer's median days to payment (over all payers' median when the payer has no paid history yet), for
     its charge times the payer's historical paid-to-charge ratio (the whole charge without history). Expected
-    dates before ``today`` are ``overdue``; after the last week, ``later``. SQL groups the accepted claims by payer
-    and date of service; only those groups are shifted and bucketed here."""
+    dates before ``today`` are ``overdue``; after the last week, ``later``. The accepted claims come grouped by
+    payer and date of service (rollup_claims_by_day); only those groups are shifted and bucketed here."""
+    day = RollupClaimsByDay
     with store.transaction() as session:
         payers = _days_histograms(session)
-        per_claim = _outstanding_per_claim(session, today, statuses=(S.ACCEPTED.value,)).subquery()
         groups = session.execute(
-            select(per_claim.c.payer_id, per_claim.c.service_date, func.count(), func.sum(per_claim.c.amount))
-            .group_by(per_claim.c.payer_id, per_claim.c.service_date)).all()
+            select(day.payer_id, day.service_date, day.claims, type_coerce(day.charge, BigInteger))
+            .where(day.status == S.ACCEPTED.value, day.claims > 0)).all()
     all_days: dict[int, int] = defaultdict(int)
     for entry in payers.values():
         for value, count in entry["histogram"]:
@@ -315,7 +248,7 @@ def expected_cash(store, today: date, weeks: int = 4) -> dict:
             due = service_date + timedelta(days=math.ceil(median))
             offset = (due - today).days
             label = "overdue" if offset < 0 else f"week {offset // 7 + 1}" if offset < 7 * weeks else "later"
-        buckets[label][0] += count
+        buckets[label][0] += int(count)
         buckets[label][1] += amount
     items = []
     for index, label in enumerate(labels):

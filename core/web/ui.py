@@ -10,10 +10,8 @@ import time
 from urllib.parse import urlparse
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
-from sqlalchemy import func, select
 
 from claimbridge.errors import ClaimbridgeError
-from claimbridge.store.models import Claim, ClaimEvent, ClaimVersion, StoredEncounter
 from claimbridge.web import audit, runtime
 from claimbridge.web.auth import new_csrf_token, verify_password
 
@@ -85,8 +83,7 @@ def dashboard():
     today = utcnow().date()
 
     def totals() -> dict:
-        with store.transaction() as db:
-            by_status = dict(db.execute(select(Claim.status, func.count(Claim.id)).group_by(Claim.status)).all())
+        by_status = reports.claims_by_status(store)
         return {"by_status": sorted(by_status.items()), "total": sum(by_status.values()),
                 "revenue": revenue_summary(store), "aging": reports.ar_aging(store, today),
                 "denials": reports.denial_rates(store), "days": reports.days_to_payment(store),
@@ -97,9 +94,6 @@ def dashboard():
                            as_of=datetime.fromtimestamp(snapshot.taken, UTC))
 
 
-#: the claims page's sortable columns (besides the default, newest first, which pages by keyset)
-CLAIM_SORTS = {"pcn": Claim.pcn, "status": Claim.status, "service_date": Claim.service_date,
-               "payer": Claim.payer_id, "updated": Claim.updated_at}
 PAGE_SIZE = 50
 #: a CSV export holds at most this many claims (narrow the filters for more)
 CSV_LIMIT = 100_000
@@ -107,39 +101,34 @@ CSV_LIMIT = 100_000
 
 @ui.get("/claims")
 def claims():
-    from claimbridge.web.api import ApiError, _claim_filters
+    from claimbridge.web.claims_query import (
+        FILTERS,
+        SORTS,
+        BadFilter,
+        ClaimFilters,
+        list_claims,
+        statuses_in_use,
+    )
     from claimbridge.web.ui_operations import csv_response, wants_csv
 
     try:
-        conditions = _claim_filters()
-    except ApiError as exc:
-        flash(exc.message, "error")
-        conditions = []
-    sort = request.args.get("sort") if request.args.get("sort") in CLAIM_SORTS else None
+        filters = ClaimFilters.from_args(request.args)
+    except BadFilter as exc:
+        flash(str(exc), "error")
+        filters = ClaimFilters()
+    sort = request.args.get("sort") if request.args.get("sort") in SORTS else None
     descending = request.args.get("dir", "asc" if sort else "desc") == "desc"
     cursor = request.args.get("cursor", type=int)
     page = max(request.args.get("page", 1, type=int), 1)
     with runtime().store.transaction() as db:
-        query = (select(Claim, ClaimVersion, StoredEncounter.source)
-                 .join(ClaimVersion, (ClaimVersion.claim_id == Claim.id)
-                       & (ClaimVersion.version == Claim.current_version))
-                 .join(StoredEncounter, StoredEncounter.id == Claim.encounter_id))
-        for condition in conditions:
-            query = query.where(condition)
-        if sort:
-            column = CLAIM_SORTS[sort]
-            query = query.order_by(column.desc() if descending else column.asc(), Claim.id.desc())
-        else:
-            query = query.order_by(Claim.id.desc())
         if wants_csv():
-            rows = db.execute(query.limit(CSV_LIMIT)).all()
+            rows = list_claims(db, filters, limit=CSV_LIMIT, sort=sort, descending=descending)
         elif sort:
-            rows = db.execute(query.offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+            rows = list_claims(db, filters, limit=PAGE_SIZE + 1, sort=sort, descending=descending,
+                               offset=(page - 1) * PAGE_SIZE)
         else:
-            if cursor:
-                query = query.where(Claim.id < cursor)
-            rows = db.execute(query.limit(PAGE_SIZE + 1)).all()
-        statuses = [s for (s,) in db.execute(select(Claim.status).distinct().order_by(Claim.status))]
+            rows = list_claims(db, filters, limit=PAGE_SIZE + 1, cursor=cursor or None)
+        statuses = statuses_in_use(db)
     items = [{"pcn": v.pcn, "status": c.status, "version": v.version, "source": source, "payer": c.payer_id,
               "provider": c.rendering_npi, "service_date": c.service_date, "hold_reason": v.hold_reason,
               "updated_at": c.updated_at} for c, v, source in rows[:None if wants_csv() else PAGE_SIZE]]
@@ -150,32 +139,31 @@ def claims():
                              "updated_at", "hold_reason"], "claims.csv")
     more = len(rows) > PAGE_SIZE
     next_cursor = rows[PAGE_SIZE - 1][0].id if more and not sort else None
-    filters = {k: v for k, v in request.args.items() if k in ("status", "payer", "provider", "service_from",
-                                                               "service_to", "patient", "source") and v}
+    filters_shown = {k: v for k, v in request.args.items() if k in FILTERS and v}
     return render_template("claims.html", items=items, statuses=statuses, next_cursor=next_cursor,
                            next_page=page + 1 if more and sort else None, sort=sort,
-                           dir="desc" if descending else "asc", filters=filters)
+                           dir="desc" if descending else "asc", filters=filters_shown)
 
 
 @ui.get("/claims/<pcn>")
 def claim(pcn: str):
+    from claimbridge.web.claims_query import claim_view
+
     with runtime().store.transaction() as db:
-        version = db.execute(select(ClaimVersion).where(ClaimVersion.pcn == pcn.upper())).scalar_one_or_none()
-        if version is None:
+        view = claim_view(db, pcn)
+        if view is None:
             return render_template("error.html", status=404, code="not_found",
                                    message=f"No claim version with PCN {pcn.upper()}."), 404
-        record = db.get(Claim, version.claim_id)
-        events = db.execute(select(ClaimEvent).where(ClaimEvent.claim_id == record.id)
-                            .order_by(ClaimEvent.id)).scalars().all()
-        audit(db, "view_claim", f"{version.pcn} (ui)", claim_id=record.id)
-        view = {"pcn": version.pcn, "version": version.version, "status": version.status,
-                "frequency": version.frequency, "hold_reason": version.hold_reason,
-                "findings": json.loads(version.findings or "[]"),
-                "history": [{"at": e.at, "from": e.from_status, "to": e.to_status, "actor": e.actor,
-                             "reason": e.reason} for e in events],
-                "segments": (version.x12_segments or "").splitlines(),
-                "fhir": json.dumps(json.loads(version.fhir), indent=2) if version.fhir else None}
-    return render_template("claim.html", claim=view)
+        version = view.version
+        audit(db, "view_claim", f"{version.pcn} (ui)", claim_id=view.claim.id)
+        shown = {"pcn": version.pcn, "version": version.version, "status": version.status,
+                 "frequency": version.frequency, "hold_reason": version.hold_reason,
+                 "findings": json.loads(version.findings or "[]"),
+                 "history": [{"at": e.at, "from": e.from_status, "to": e.to_status, "actor": e.actor,
+                              "reason": e.reason} for e in view.events],
+                 "segments": (version.x12_segments or "").splitlines(),
+                 "fhir": json.dumps(json.loads(version.fhir), indent=2) if version.fhir else None}
+    return render_template("claim.html", claim=shown)
 
 
 @ui.get("/held")

@@ -4,6 +4,7 @@ the reports read from them answer what the joins over every claim answered."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -17,6 +18,7 @@ from claimbridge.store.models import Claim, Denial, RemittanceClaim, utcnow
 from claimbridge.web import reports
 from tests.test_end_to_end import Environment
 from tests.test_responses import MODEL
+from tests.web import reference_reports
 from tests.web.test_reports import build
 
 
@@ -29,21 +31,27 @@ def assert_rollups_exact(store) -> dict:
         connection.rollback()  # the trigger-kept tables stay as they were
     for table in rollups.ROLLUP_TABLES:
         assert kept[table] == fresh[table], table
+    assert snapshot(store, reports, revenue_summary) == snapshot(store, reference_reports,
+                                                                  reference_reports.revenue_summary)
     return kept
 
 
-def snapshot(store) -> dict:
-    today = utcnow().date()
-    return {"aging": reports.ar_aging(store, today), "rates": reports.denial_rates(store),
-            "days": reports.days_to_payment(store), "cash": reports.expected_cash(store, today),
-            "revenue": revenue_summary(store)}
+def snapshot(store, module, revenue) -> dict:
+    """Every report, seen from today and from 45 days on (open denials in a fixed order: ties)."""
+    out = {"rates": module.denial_rates(store), "days": module.days_to_payment(store), "revenue": revenue(store)}
+    out["revenue"]["open_denials"] = sorted(out["revenue"]["open_denials"], key=lambda d: d["category"])
+    for offset in (0, 45):
+        today = utcnow().date() + timedelta(days=offset)
+        out[f"aging+{offset}"] = module.ar_aging(store, today)
+        out[f"cash+{offset}"] = module.expected_cash(store, today)
+    return out
 
 
 def test_rollups_follow_the_web_world_through_denial_work_and_resubmission(world):
     pcn = build(world)
     kept = assert_rollups_exact(world.store)
     assert kept["rollup_claims_by_status"]
-    before = snapshot(world.store)
+    before = revenue_summary(world.store)
     # the denial is appealed (still expected), then written off; another claim is paid and its payment reversed
     with world.store.transaction() as session:
         denial = session.execute(select(Denial).where(Denial.claim_id == world.claim(pcn).id)).scalars().first()
@@ -61,7 +69,7 @@ def test_rollups_follow_the_web_world_through_denial_work_and_resubmission(world
         session.flush()
         paid_rc.reversed_by_id = reversal.id
     assert_rollups_exact(world.store)
-    assert snapshot(world.store)["revenue"]["claims_adjudicated"] == before["revenue"]["claims_adjudicated"] - 1
+    assert revenue_summary(world.store)["claims_adjudicated"] == before["claims_adjudicated"] - 1
     # a claim deleted (intake does, for a claim never sent) and a set-based status change of many claims
     with world.store.transaction() as session:
         from sqlalchemy import update
