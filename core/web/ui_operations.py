@@ -1,6 +1,6 @@
 """The operations pages: the denial work queue, remittances (balancing, posted claims, the unmatched queue),
-batches, inbound files (reprocess a quarantined one), quarantine, plugins and the audit log (connectors are in
-:mod:`claimbridge.web.ui_connectors`).
+batches and inbound files (each with a detail page; reprocess a quarantined file), quarantine, plugins and the
+audit log (connectors are in :mod:`claimbridge.web.ui_connectors`).
 
 Every list filters (GET parameters), sorts (``?sort=column&dir=asc|desc`` on the columns the page allows) and
 exports CSV (``?format=csv``, the same filters). Actions are forms carrying the session's CSRF token; each
@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -132,6 +132,39 @@ def _done(endpoint: str, **values):
     return redirect(url_for(endpoint, **values))
 
 
+def _error_page(exc: ApiError):
+    return render_template("error.html", status=exc.status, code=exc.code, message=exc.message), exc.status
+
+
+def _field(name: str) -> str:
+    return request.form.get(name, "").strip()
+
+
+def _actor() -> str:
+    return f"web:{g.principal.username}"
+
+
+def _form_action(role: str, what: str, call: Callable[[], dict], back: Response,
+                 said: Callable[[dict], str | tuple[str, str]], *, needs: tuple[str, ...] = (), missing: str = ""):
+    """What every action form does: without ``role``, a 403 page naming ``what``; with a form field of ``needs``
+    empty, flash ``missing``; else ``call()`` the API function, flash its error or ``said(answer)`` (the text, or
+    (text, category) for news that is not good); then go ``back``."""
+    if not g.principal.can(role):
+        return forbidden(role, what)
+    if not all(_field(name) for name in needs):
+        flash(missing, "error")
+        return back
+    try:
+        done = call()
+    except (ClaimbridgeError, ApiError) as exc:
+        flash(str(exc), "error")
+        return back
+    message = said(done)
+    text, category = message if isinstance(message, tuple) else (message, "info")
+    flash(text, category)
+    return back
+
+
 # -- denials --------------------------------------------------------------------------------------------------
 
 DENIAL_COLUMNS = ["id", "created_at", "status", "category", "action", "code", "remarks", "amount", "pcn",
@@ -165,7 +198,7 @@ def denial(denial_id: int):
     try:
         data = ops_api.denial_detail(denial_id)
     except ApiError as exc:
-        return render_template("error.html", status=exc.status, code=exc.code, message=exc.message), exc.status
+        return _error_page(exc)
     return render_template("denial.html", d=data, resolutions=list(RESOLUTIONS))
 
 
@@ -201,18 +234,13 @@ def denial_resolve(denial_id: int):
 
 @ops.post("/denials/<int:denial_id>/resubmit")
 def denial_resubmit(denial_id: int):
-    if not g.principal.can("biller"):
-        return forbidden("biller", "Resubmitting a denied claim")
-    back = _back(denial_id)
-    try:
-        done = ops_api.resubmit(denial_id, request.form.get("reason", "").strip(), f"web:{g.principal.username}")
-    except (ClaimbridgeError, ApiError) as exc:
-        flash(str(exc), "error")
-        return back
-    state = "ready; it leaves with the next submission" if done["ready"] else f"held: {done['hold_reason']}"
-    flash(f"Denial #{denial_id}: {done['replacement']} (frequency {done['frequency']}) replaces {done['replaced']}; "
-          f"it is {state}.", "info")
-    return back
+    def said(done: dict) -> str:
+        state = "ready; it leaves with the next submission" if done["ready"] else f"held: {done['hold_reason']}"
+        return (f"Denial #{denial_id}: {done['replacement']} (frequency {done['frequency']}) replaces "
+                f"{done['replaced']}; it is {state}.")
+
+    return _form_action("biller", "Resubmitting a denied claim",
+                        lambda: ops_api.resubmit(denial_id, _field("reason"), _actor()), _back(denial_id), said)
 
 
 def _back(denial_id: int):
@@ -223,20 +251,13 @@ def _back(denial_id: int):
 
 @ops.post("/claims/<pcn>/release")
 def claim_release(pcn: str):
-    if not g.principal.can("biller"):
-        return forbidden("biller", "Releasing a replacement claim")
-    reason = request.form.get("reason", "").strip()
-    if not reason:
-        flash("Give the reason the replacement may go.", "error")
-        return _done("ui.held")
-    try:
-        done = ops_api.release(pcn, reason, f"web:{g.principal.username}")
-    except (ClaimbridgeError, ApiError) as exc:
-        flash(str(exc), "error")
-        return _done("ui.held")
-    state = "ready" if done["ready"] else f"still held: {done['hold_reason']}"
-    flash(f"{done['pcn']} (replaces {done['replaces']}): {state}.", "info")
-    return _done("ui.held")
+    def said(done: dict) -> str:
+        state = "ready" if done["ready"] else f"still held: {done['hold_reason']}"
+        return f"{done['pcn']} (replaces {done['replaces']}): {state}."
+
+    return _form_action("biller", "Releasing a replacement claim",
+                        lambda: ops_api.release(pcn, _field("reason"), _actor()), _done("ui.held"), said,
+                        needs=("reason",), missing="Give the reason the replacement may go.")
 
 
 # -- remittances ----------------------------------------------------------------------------------------------
@@ -266,7 +287,7 @@ def remittance(remittance_id: int):
     try:
         data = ops_api.remittance_detail(remittance_id)
     except ApiError as exc:
-        return render_template("error.html", status=exc.status, code=exc.code, message=exc.message), exc.status
+        return _error_page(exc)
     if wants_csv():
         return csv_response(data["claims"], ["id", "pcn", "outcome", "match", "status_code", "charge", "paid",
                                              "patient_responsibility", "allowed", "payer_claim_number"],
@@ -276,37 +297,21 @@ def remittance(remittance_id: int):
 
 @ops.post("/remittances/unmatched/<int:claim_payment>/match")
 def unmatched_match(claim_payment: int):
-    if not g.principal.can("biller"):
-        return forbidden("biller", "Matching a claim payment")
-    pcn, reason = request.form.get("pcn", "").strip(), request.form.get("reason", "").strip()
-    if not pcn or not reason:
-        flash("Give the PCN of the claim and the reason it belongs to it.", "error")
-        return _done("ops.remittances")
-    try:
-        done = ops_api.match(claim_payment, pcn, reason, f"web:{g.principal.username}")
-    except (ClaimbridgeError, ApiError) as exc:
-        flash(str(exc), "error")
-        return _done("ops.remittances")
-    flash(f"Claim payment #{claim_payment} matched to {done['pcn']} and posted: {done['outcome']}; the claim is "
-          f"now {done['status']}.", "info")
-    return _done("ops.remittances")
+    return _form_action(
+        "biller", "Matching a claim payment",
+        lambda: ops_api.match(claim_payment, _field("pcn"), _field("reason"), _actor()), _done("ops.remittances"),
+        lambda done: f"Claim payment #{claim_payment} matched to {done['pcn']} and posted: {done['outcome']}; the "
+                     f"claim is now {done['status']}.",
+        needs=("pcn", "reason"), missing="Give the PCN of the claim and the reason it belongs to it.")
 
 
 @ops.post("/remittances/unmatched/<int:claim_payment>/dismiss")
 def unmatched_dismiss(claim_payment: int):
-    if not g.principal.can("biller"):
-        return forbidden("biller", "Dismissing a claim payment")
-    reason = request.form.get("reason", "").strip()
-    if not reason:
-        flash("Give the reason it needs no posting.", "error")
-        return _done("ops.remittances")
-    try:
-        done = ops_api.dismiss(claim_payment, reason, f"web:{g.principal.username}")
-    except (ClaimbridgeError, ApiError) as exc:
-        flash(str(exc), "error")
-        return _done("ops.remittances")
-    flash(f"Claim payment #{done['id']} (PCN {done['pcn']} as sent) dismissed.", "info")
-    return _done("ops.remittances")
+    return _form_action(
+        "biller", "Dismissing a claim payment",
+        lambda: ops_api.dismiss(claim_payment, _field("reason"), _actor()), _done("ops.remittances"),
+        lambda done: f"Claim payment #{done['id']} (PCN {done['pcn']} as sent) dismissed.",
+        needs=("reason",), missing="Give the reason it needs no posting.")
 
 
 # -- batches, inbound files, quarantine -----------------------------------------------------------------------
@@ -328,6 +333,17 @@ def batches():
                            filters={k: v or "" for k, v in filters.items()})
 
 
+@ops.get("/batches/<int:batch_id>")
+def batch(batch_id: int):
+    """One batch: its interchange, its claims and the TA1/999 (and 277CA) answers about it (not audited, as
+    ``GET /api/v1/batches/{id}`` is not)."""
+    try:
+        data = ops_api.batch_detail(batch_id)
+    except ApiError as exc:
+        return _error_page(exc)
+    return render_template("batch.html", b=data)
+
+
 @ops.get("/inbound")
 def inbound():
     sort, descending = sort_args(ops_api.INBOUND_SORTS, "id")
@@ -340,21 +356,33 @@ def inbound():
                            filters={k: v or "" for k, v in filters.items()})
 
 
+@ops.get("/inbound/<int:file_id>")
+def inbound_file(file_id: int):
+    """One inbound file: what it was, every delivery, pyx12's findings, what it answered and what it posted
+    (not audited, as ``GET /api/v1/inbound-files/{id}`` is not: no claim's details are shown)."""
+    try:
+        data = ops_api.inbound_detail(file_id)
+    except ApiError as exc:
+        return _error_page(exc)
+    posted = _counts_in_words(data["summary"]["counts"]) if data["summary"] else ""
+    return render_template("inbound_file.html", f=data, posted=posted)
+
+
+def _counts_in_words(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(counts.items()) if v)
+
+
 @ops.post("/inbound/<int:file_id>/reprocess")
 def inbound_reprocess(file_id: int):
-    if not g.principal.can("biller"):
-        return forbidden("biller", "Reprocessing a file")
-    try:
-        done = ops_api.reprocess_inbound_file(file_id, f"web:{g.principal.username}")
-    except (ClaimbridgeError, ApiError) as exc:
-        flash(str(exc), "error")
-        return _done("ops.inbound")
-    if done["status"] == "posted":
-        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in sorted(done["counts"].items()) if v)
-        flash(f"File #{file_id} ({done['name']}) posted" + (f": {counts}" if counts else "") + ".", "info")
-    else:
-        flash(f"File #{file_id} ({done['name']}) is still quarantined: {done['reason']}", "error")
-    return _done("ops.inbound")
+    def said(done: dict) -> str | tuple[str, str]:
+        if done["status"] != "posted":
+            return f"File #{file_id} ({done['name']}) is still quarantined: {done['reason']}", "error"
+        counts = _counts_in_words(done["counts"])
+        return f"File #{file_id} ({done['name']}) posted" + (f": {counts}" if counts else "") + "."
+
+    back = _done("ops.inbound_file", file_id=file_id) if request.form.get("back") == "file" else _done("ops.inbound")
+    return _form_action("biller", "Reprocessing a file",
+                        lambda: ops_api.reprocess_inbound_file(file_id, _actor()), back, said)
 
 
 QUARANTINE_SORTS = {"id": QuarantinedRecord.id, "created_at": QuarantinedRecord.created_at,

@@ -1,5 +1,6 @@
 """The admin UI in a real Chromium against ``claimbridge web``: signing in, the dashboard, the claims list and a
-claim, overriding a held claim's finding, working a denial, a screenshot of the dashboard."""
+claim, overriding a held claim's finding, working a denial, a screenshot of the dashboard, an inbound file opened
+from its list."""
 
 from __future__ import annotations
 
@@ -171,3 +172,19 @@ def test_other_requests_and_a_second_tab_do_not_spoil_the_sign_in_form(page, ser
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Dashboard")).to_be_visible(timeout=3_000)
+
+
+def test_an_inbound_file_opens_from_the_list_with_its_remittance(page, server):
+    from tests.web.test_detail_pages import posted_835
+
+    file_id, _ = posted_835(server.world)
+    sign_in(page, server, "viewer")
+    page.goto(server.url("/inbound"))
+    page.locator(f"#inbound-{file_id}").get_by_role("link", name="paid.835").click()
+    expect(page.get_by_role("heading", name=f"Inbound file #{file_id}: paid.835")).to_be_visible()
+    assert page.url == server.url(f"/inbound/{file_id}")
+    expect(page.locator("#file-status")).to_contain_text("posted")
+    expect(page.locator("#deliveries")).to_contain_text("first delivery")
+    page.locator("#remittances").get_by_role("link").first.click()
+    expect(page.get_by_role("heading", name=re.compile(r"Remittance #\d+"))).to_be_visible()
+    expect(page.locator("#remittance-claims")).to_contain_text("50.00")
