@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from claimbridge.x12.eligibility.model import Eligibility270, Eligibility271
+from claimbridge.x12.eligibility.parse_271 import EligibilityParser
 from claimbridge.x12.reader import CHUNK_SIZE, Delimiters, SegmentRun, SegmentTokens, X12Source
 from claimbridge.x12.responses._values import Reader, X12ParseError
 from claimbridge.x12.responses.acks import Ack999, Ack999Parser, TA1Ack, parse_ta1
@@ -30,7 +32,7 @@ class OtherTransaction:
     segment: int = 0
 
 
-Transaction = Remittance835 | Ack999 | StatusReport | TA1Ack | OtherTransaction
+Transaction = Remittance835 | Ack999 | StatusReport | TA1Ack | Eligibility271 | Eligibility270 | OtherTransaction
 
 
 @dataclass
@@ -51,8 +53,8 @@ def iter_transactions(data: X12Source, *, name: str | None = None,
                       chunk_size: int = CHUNK_SIZE) -> Iterator[Transaction]:
     """Yield the transactions of ``data`` (text, bytes, a path or a file object) one at a time: an
     :class:`~claimbridge.x12.responses.model835.Remittance835` per 835, an :class:`Ack999` per 999/997, a
-    :class:`StatusReport` per 277CA/277, a :class:`TA1Ack` per TA1 segment and an :class:`OtherTransaction`
-    for anything else.
+    :class:`StatusReport` per 277CA/277, an :class:`Eligibility271` per 271 (an :class:`Eligibility270` per
+    270), a :class:`TA1Ack` per TA1 segment and an :class:`OtherTransaction` for anything else.
 
     Raises :class:`~claimbridge.x12.reader.X12SyntaxError` when the data is not X12 and
     :class:`~claimbridge.x12.responses.X12ParseError` (a subclass naming the segment and element) when a
@@ -78,7 +80,7 @@ def iter_transactions(data: X12Source, *, name: str | None = None,
             version = (parts[3] if len(parts) > 3 and parts[3] else envelope["version"]) or ""
             kind = _kind(st01, version)
             component = cursor.delimiters.component
-            parser: Remit835Parser | Ack999Parser | StatusParser | _Skip
+            parser: Remit835Parser | Ack999Parser | StatusParser | EligibilityParser | _Skip
             with _collector_paused():
                 if kind == "835":
                     parser = Remit835Parser(reader, component, parts, index)
@@ -88,6 +90,8 @@ def iter_transactions(data: X12Source, *, name: str | None = None,
                         parser = Ack999Parser(reader, component, parts, index, kind)
                     elif kind in ("277CA", "277"):
                         parser = StatusParser(reader, component, parts, index, kind)
+                    elif kind in ("271", "270"):
+                        parser = EligibilityParser(reader, cursor.delimiters, parts, index, kind)
                     else:
                         parser = _Skip()
                     stop = cursor.feed(_one_at_a_time(parser.feed))
@@ -102,6 +106,8 @@ def iter_transactions(data: X12Source, *, name: str | None = None,
                 if isinstance(parser, _Skip):
                     transaction: Transaction = OtherTransaction(st01, control, version or None,
                                                                 envelope["interchange"], index)
+                elif isinstance(parser, EligibilityParser):  # checks SE01/SE02 itself
+                    transaction = parser.finish(envelope, stop_parts, parser.stop_index)
                 else:
                     transaction = parser.finish(envelope)
             yield transaction
