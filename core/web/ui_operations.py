@@ -5,7 +5,7 @@ audit log (connectors are in :mod:`claimbridge.web.ui_connectors`).
 Every list filters (GET parameters), sorts (``?sort=column&dir=asc|desc`` on the columns the page allows) and
 exports CSV (``?format=csv``, the same filters). Actions are forms carrying the session's CSRF token; each
 checks the role (a 403 page otherwise), does what the API operation of the same name does, flashes the result
-and goes back to the list.
+and goes back to the page the form was on (:func:`_form_action`).
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def denial_resolve(denial_id: int):
     try:
         with rt.store.transaction() as db:
             done = resolve_denial(db, denial_id, resolution=resolution, reason=reason,
-                                  actor=f"web:{g.principal.username}", recorder=recorder)
+                                  actor=_actor(), recorder=recorder)
     except ClaimbridgeError as exc:
         flash(str(exc), "error")
         return back

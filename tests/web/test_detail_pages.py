@@ -130,3 +130,21 @@ def test_an_unknown_id_is_a_404_page(as_role):
         page = client.get(path)
         assert page.status_code == 404, path
         assert "text/html" in page.content_type
+
+
+def test_form_actions_check_the_role_before_the_fields_and_the_fields_before_acting(as_role, world):
+    _, replacement = world.held_replacement("enc-002")
+    viewer = as_role("viewer")
+    for path in (f"/claims/{replacement}/release", "/remittances/unmatched/1/match", "/remittances/unmatched/1/dismiss"):
+        assert viewer.post(path, data={"csrf_token": csrf_of(viewer)}).status_code == 403, path
+    biller = as_role("biller")
+    empty = biller.post(f"/claims/{replacement}/release", data={"reason": "  ", "csrf_token": csrf_of(biller)},
+                        follow_redirects=True)
+    assert "Give the reason the replacement may go." in empty.get_data(as_text=True)
+    assert world.version(replacement).status == "held"
+    no_pcn = biller.post("/remittances/unmatched/1/match", data={"reason": "x", "csrf_token": csrf_of(biller)},
+                         follow_redirects=True)
+    assert "Give the PCN of the claim and the reason it belongs to it." in no_pcn.get_data(as_text=True)
+    unknown = biller.post("/remittances/unmatched/9999/dismiss", data={"reason": "x", "csrf_token": csrf_of(biller)},
+                          follow_redirects=True)
+    assert "no claim payment #9999" in unknown.get_data(as_text=True)
