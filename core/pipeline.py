@@ -143,6 +143,8 @@ class SourceOutcome:
     changed: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    #: records quarantined before that now read cleanly (their quarantine resolved)
+    released: int = 0
     #: new or changed records of the ``encounters`` stream (the others, e.g. payments, are not sessions)
     encounters: int = 0
     error: str | None = None
@@ -257,7 +259,7 @@ def pull(runtime: Runtime, source_names: list[str] | None = None, *,
             with cls(entry.name, connector_settings(entry, cls.settings_model, base)) as source:
                 synced: SyncResult = runner.run(source, reread=reread)
             outcome.status = synced.status
-            for attr in ("read", "new", "changed", "unchanged", "quarantined"):
+            for attr in ("read", "new", "changed", "unchanged", "quarantined", "released"):
                 setattr(outcome, attr, synced.total(attr))
             outcome.encounters = sum(s.new + s.changed for s in synced.streams if s.stream == ENCOUNTERS)
         except ClaimbridgeError as exc:

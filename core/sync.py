@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from claimbridge.connectors import BadRecord, EhrSource, Record, Stream
@@ -50,6 +50,8 @@ class StreamResult:
     changed: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    #: earlier quarantined records of this stream that now read cleanly (their quarantine resolved)
+    released: int = 0
 
 
 @dataclass
@@ -178,6 +180,8 @@ class SyncRunner:
                     outcome = _upsert_other(session, source, stream, run_id, item)
                 if not isinstance(item, BadRecord):
                     setattr(counts, outcome, getattr(counts, outcome) + 1)
+            counts.released += _release(session, source, stream,
+                                        {item.key for item in session_records if not isinstance(item, BadRecord)})
             if bookmark is not None:
                 mark = session.get(Bookmark, (source, stream))
                 if mark is None:
@@ -191,6 +195,24 @@ class SyncRunner:
 def _not_after(cursor: str, until: datetime) -> str:
     parsed = parse_cursor(cursor)
     return format_cursor(min(parsed, until)) if parsed else format_cursor(until)
+
+
+def _release(session: Session, source: str, stream: str, keys: set[str]) -> int:
+    """Resolve the open quarantine entries of records that have now been read cleanly (fixed in the EHR, or
+    read by a fixed plugin); returns how many. One query when the stream has nothing open, which is the rule."""
+    if not keys:
+        return 0
+    open_entries = (QuarantinedRecord.source == source, QuarantinedRecord.stream == stream,
+                    QuarantinedRecord.resolved_at.is_(None))
+    if session.execute(select(QuarantinedRecord.id).where(*open_entries).limit(1)).first() is None:
+        return 0
+    released = 0
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start:start + 500]
+        released += session.execute(update(QuarantinedRecord).where(
+            *open_entries, QuarantinedRecord.record_key.in_(chunk)).values(resolved_at=utcnow())).rowcount
+    return released
 
 
 def _quarantine(session: Session, source: str, stream: str, run_id: int, item: BadRecord) -> None:

@@ -315,6 +315,47 @@ def quarantine_resolve(id: int):  # noqa: A002 - the path parameter's name
         return _json({"id": id, "resolved_at": record.resolved_at.isoformat()})
 
 
+def reprocess_quarantined(record_id: int) -> dict:
+    """Read the quarantined record's source again from the start (its records as the EHR has them now), then
+    build and scrub claims. A record that now reads cleanly has its quarantine resolved by the sync; one that
+    still fails stays (with the reason it fails for now)."""
+    from claimbridge import pipeline
+
+    rt = runtime()
+    with rt.store.transaction() as session:
+        record = session.get(QuarantinedRecord, record_id)
+        if record is None:
+            raise ApiError(404, "not_found", f"no quarantined record #{record_id}")
+        source, stream, key = record.source, record.stream, record.record_key
+        if record.resolved_at is not None:
+            raise ApiError(409, "conflict", f"quarantined record #{record_id} is resolved already")
+    entry = next((s for s in rt.settings.sources if s.name == source), None)
+    if entry is None or not entry.enabled:
+        raise ApiError(409, "conflict", f"source {source} is {'disabled' if entry else 'no longer configured'}; "
+                                        "enable or add it, or resolve the record by hand")
+    pulled = pipeline.pull(rt, [source], reread=True)
+    built = pipeline.build_claims(rt)
+    with rt.store.transaction() as session:
+        resolved = session.get(QuarantinedRecord, record_id).resolved_at is not None
+        latest = session.execute(select(QuarantinedRecord).where(
+            QuarantinedRecord.source == source, QuarantinedRecord.stream == stream,
+            QuarantinedRecord.record_key == key, QuarantinedRecord.resolved_at.is_(None))
+            .order_by(QuarantinedRecord.id.desc()).limit(1)).scalar_one_or_none()
+        still = None if latest is None else {"id": latest.id, "field": latest.field, "reason": latest.reason}
+        outcome = "now reads cleanly" if resolved else ("still quarantined" if still else "not read this time")
+        audit(session, "quarantine_reprocess", f"#{record_id} {source}/{stream} {key}: {outcome}")
+    done = pulled.sources[0] if pulled.sources else None
+    return {"id": record_id, "source": source, "stream": stream, "record": key, "resolved": resolved,
+            "still_quarantined": still, "released": done.released if done else 0,
+            "claims": built.counts(), "errors": pulled.errors + built.errors}
+
+
+@operation("POST", "/quarantine/{id}/reprocess", "Read the record's source again; a record that now reads cleanly "
+           "is resolved", role="biller", parameters=[_path("id", "quarantine record id", {"type": "integer"})])
+def quarantine_reprocess(id: int):  # noqa: A002 - the path parameter's name
+    return _json(reprocess_quarantined(id))
+
+
 # -- denials -------------------------------------------------------------------------------------------------
 
 

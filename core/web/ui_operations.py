@@ -431,6 +431,25 @@ def quarantine_resolve(record_id: int):
     return _done("ops.quarantine")
 
 
+def _reprocessed(done: dict) -> str | tuple[str, str]:
+    where = f"Quarantined record #{done['id']} ({done['source']}/{done['stream']} {done['record']})"
+    built = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done["claims"].items() if v)
+    if done["resolved"]:
+        return f"{where} now reads cleanly and is resolved" + (f"; {built}" if built else "") + "."
+    if done["still_quarantined"]:
+        return f"{where} still fails: {done['still_quarantined']['reason']}", "error"
+    return (f"{where} was not read this time (gone from the source?); resolve it by hand once checked"
+            + ("; " + "; ".join(done["errors"]) if done["errors"] else ""), "error")
+
+
+@ops.post("/quarantine/<int:record_id>/reprocess")
+def quarantine_reprocess(record_id: int):
+    from claimbridge.web.api import reprocess_quarantined
+
+    return _form_action("biller", "Reading a quarantined record again", lambda: reprocess_quarantined(record_id),
+                        _done("ops.quarantine"), _reprocessed)
+
+
 # -- plugins, audit -------------------------------------------------------------------------------------------
 
 PLUGIN_COLUMNS = ["name", "version", "origin", "module", "sources", "clearinghouses", "scrub_rules",

@@ -185,3 +185,17 @@ def test_a_record_read_again_with_the_same_problem_is_quarantined_once(store):
         session.execute(select(QuarantinedRecord)).scalar_one().resolved_at = T0
     SyncRunner(store, now=lambda: T0 + timedelta(hours=3)).run(ListSource(stream), reread=True)
     assert count(store, QuarantinedRecord) == 2  # resolved, yet still broken: it comes back
+
+
+def test_a_quarantined_record_that_now_reads_cleanly_is_released(store):
+    stream = ListStream(rows(4), bad={"Encounter/2", "Encounter/3"})
+    SyncRunner(store, now=lambda: T0 + timedelta(hours=1)).run(ListSource(stream))
+    stream.bad = {"Encounter/3"}  # Encounter/2 was fixed in the EHR (same timestamp: found by a re-read)
+    result = SyncRunner(store, now=lambda: T0 + timedelta(hours=2)).run(ListSource(stream), reread=True)
+    assert (result.total("new"), result.total("released"), result.total("quarantined")) == (1, 1, 1)
+    with store.transaction() as session:
+        entries = {q.record_key: q.resolved_at for q in session.execute(select(QuarantinedRecord)).scalars()}
+    assert entries["Encounter/2"] is not None and entries["Encounter/3"] is None
+    assert count(store, QuarantinedRecord) == 2  # the still-broken one is not quarantined twice
+    again = SyncRunner(store, now=lambda: T0 + timedelta(hours=3)).run(ListSource(stream), reread=True)
+    assert again.total("released") == 0

@@ -260,3 +260,63 @@ def test_a_clearinghouse_form_shows_secrets_redacted_and_biller_may_not_open_it(
                        data={"csrf_token": csrf_of(biller)}).status_code == 403
     assert "Add a source" not in biller.get("/connectors").get_data(as_text=True)
     assert as_role("admin").get("/connectors/new/printer").status_code == 404
+
+
+# -- quarantine: read the record's source again ----------------------------------------------------------------
+
+
+def broken_then_fixed_source(client, headers, tmp_path) -> tuple[int, callable]:
+    """A bulk-export source added over the API whose one encounter names no patient (quarantined by a pull);
+    returns the quarantine id and a function that fixes the export."""
+    folder = tmp_path / "bulk-export"
+    folder.mkdir()
+    encounter = {"resourceType": "Encounter", "id": "e1", "status": "finished",
+                 "meta": {"lastUpdated": "2026-11-20T10:00:00Z"}}
+    (folder / "Encounter.000.ndjson").write_text(json.dumps(encounter) + "\n")
+    assert client.post("/api/v1/connectors", headers=headers, json={
+        "kind": "source", "name": "bulk", "type": "fhir_bulk", "settings": {"folder": str(folder)}}).status_code == 201
+    assert client.post("/api/v1/sources/bulk/run", headers=headers).json["pulled"]["quarantined"] == 1
+    (entry,) = [q for q in client.get("/api/v1/quarantine", headers=headers).json["items"] if q["source"] == "bulk"]
+    assert entry["field"] == "Encounter.subject"
+
+    def fix():
+        (folder / "Patient.000.ndjson").write_text(json.dumps({
+            "resourceType": "Patient", "id": "p1", "birthDate": "1990-01-01",
+            "name": [{"family": "Doe", "given": ["Sam"]}]}) + "\n")
+        (folder / "Encounter.000.ndjson").write_text(
+            json.dumps({**encounter, "subject": {"reference": "Patient/p1"}}) + "\n")
+
+    return entry["id"], fix
+
+
+def test_a_quarantined_record_fixed_in_the_ehr_is_read_again_and_resolved(client, token_for, tmp_path):
+    admin = token_for("admin")
+    record, fix = broken_then_fixed_source(client, admin, tmp_path)
+    biller = token_for("biller")
+    path = f"/api/v1/quarantine/{record}/reprocess"
+    assert client.post(path, headers=token_for("viewer")).status_code == 403
+    still = client.post(path, headers=biller).json
+    assert still["resolved"] is False and "no subject reference" in still["still_quarantined"]["reason"]
+    assert still["still_quarantined"]["id"] == record  # the same problem is not quarantined twice
+    fix()
+    done = client.post(path, headers=biller).json
+    assert done["resolved"] is True and done["released"] == 1 and done["claims"]["claims_built"] == 1
+    assert client.post(path, headers=biller).status_code == 409  # resolved already
+    assert client.post("/api/v1/quarantine/999999/reprocess", headers=biller).status_code == 404
+
+
+def test_the_quarantine_page_reads_a_record_again(client, token_for, as_role, tmp_path):
+    record, fix = broken_then_fixed_source(client, token_for("admin"), tmp_path)
+    viewer = as_role("viewer")
+    assert "Read again" not in viewer.get("/quarantine").get_data(as_text=True)
+    assert viewer.post(f"/quarantine/{record}/reprocess", data={"csrf_token": csrf_of(viewer)}).status_code == 403
+    biller = as_role("biller")
+    page = biller.get("/quarantine").get_data(as_text=True)
+    assert f'action="/quarantine/{record}/reprocess"' in page
+    failed = biller.post(f"/quarantine/{record}/reprocess", data={"csrf_token": csrf_of(biller)},
+                         follow_redirects=True).get_data(as_text=True)
+    assert f"Quarantined record #{record} (bulk/encounters Encounter/e1) still fails" in failed
+    fix()
+    done = biller.post(f"/quarantine/{record}/reprocess", data={"csrf_token": csrf_of(biller)},
+                       follow_redirects=True).get_data(as_text=True)
+    assert f"Quarantined record #{record} (bulk/encounters Encounter/e1) now reads cleanly and is resolved" in done
