@@ -9,7 +9,7 @@ Exit status 0 when every file is valid, 1 otherwise.
     $ claimbridge x12 parse in/era.835 --json
     {"file": "in/era.835", "transactions": [{"type": "835", "payment": {"amount": "150000.00", ...}, ...}]}
 
-``parse`` reads TA1, 999, 277CA and 835 (see :mod:`claimbridge.x12.responses.as_json` for the JSON
+``parse`` reads TA1, 999, 277CA, 835 and 271 (and our own 270s; see :mod:`claimbridge.x12.responses.as_json` for the JSON
 contract). Exit status 0 when the file was read; 2 when it is not X12 (one line on stderr naming the file); 1
 when it is X12 but a transaction cannot be read (one line naming the file, segment and element).
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from claimbridge.x12.eligibility.model import Eligibility271
 from claimbridge.x12.reader import X12SyntaxError
 from claimbridge.x12.responses import X12ParseError, balance_835, file_to_json, parse_x12
 from claimbridge.x12.responses._values import format_money
@@ -31,7 +32,7 @@ from claimbridge.x12.validate import validate_x12
 
 @click.group(name="x12")
 def x12() -> None:
-    """Work with X12 files (837P, 835, 999, 277CA, TA1)."""
+    """Work with X12 files (837P, 835, 999, 277CA, TA1, 270/271)."""
 
 
 @x12.command(name="validate")
@@ -65,7 +66,7 @@ def validate_command(ctx: click.Context, files: tuple[Path, ...], warnings: bool
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (the contract other tools read).")
 @click.pass_context
 def parse_command(ctx: click.Context, file: Path, as_json: bool) -> None:
-    """Read FILE (TA1, 999, 277CA, 835) and print what it says: a short summary, or with --json one object
+    """Read FILE (TA1, 999, 277CA, 835, 271, 270) and print what it says: a short summary, or with --json one object
     ``{"file": ..., "transactions": [...]}``. Money in the JSON is a string holding the exact decimal
     (``"150000.00"``). pyx12 is not run: use ``x12 validate`` for that."""
     try:
@@ -113,9 +114,38 @@ def _summary(parsed: ParsedFile) -> list[str]:
             outcomes = Counter(c.outcome for c in tx.claims)
             lines.append(f"  {tx.type} {tx.control_number}: {len(tx.claims)} claim(s) "
                          + ", ".join(f"{n} {o}" for o, n in outcomes.items()))
+        elif tx.type == "271":
+            lines += _eligibility_summary(tx)
+        elif tx.type == "270":
+            lines.append(f"  270 {tx.control_number}: {len(tx.inquiries)} inquiry(ies)")
         elif tx.type == "TA1":
             lines.append(f"  TA1 for interchange {tx.control_number}: {tx.code} {tx.code_meaning}"
                          + (f"; {tx.note_code} {tx.note}" if tx.note_code else ""))
         else:
             lines.append(f"  {tx.type} {tx.control_number}: not a response claimbridge reads")
+    return lines
+
+
+def _eligibility_summary(tx: Eligibility271) -> list[str]:
+    """One line per answer: trace number, level, coverage, then mental-health facts or the rejections (no
+    names or member ids)."""
+    lines = [f"  271 {tx.control_number}: {len(tx.responses)} answer(s)"]
+    for answer in tx.responses:
+        trace = ", ".join(answer.our_trace_numbers) or "no trace number"
+        if answer.rejected:
+            reasons = "; ".join(f"{r.code} {r.words}" + (f" ({r.action_words})" if r.action else "")
+                                for r in answer.rejections)
+            lines.append(f"    {trace} ({answer.level}): rejected: {reasons}")
+            continue
+        facts = [f"coverage {answer.coverage_status}", f"mental health {answer.mental_health_status()}"]
+        copay, visits = answer.copay(), answer.visits()
+        if copay is not None:
+            facts.append(f"copay {format_money(copay)}")
+        if visits.total is not None or visits.remaining is not None:
+            facts.append(f"visits {visits.remaining if visits.remaining is not None else '?'} of "
+                         f"{visits.total if visits.total is not None else '?'} left")
+        if answer.prior_authorization_required():
+            facts.append("prior authorization required")
+        facts += [f"carved out to {c.entity.name or c.entity.id}" for c in answer.carve_outs()]
+        lines.append(f"    {trace} ({answer.level}): " + ", ".join(facts))
     return lines

@@ -322,8 +322,11 @@ class EligibilityResponse:
 
     @property
     def level(self) -> str:
-        """``dependent`` when the answer is about a dependent (loop 2000D), else ``subscriber``."""
-        return "dependent" if self.dependent is not None else "subscriber"
+        """``dependent`` when the answer is about a dependent (loop 2000D), ``subscriber`` (2000C), or
+        ``payer`` when the payer rejected the request before reaching anyone (AAA in 2000A/2100A/2100B)."""
+        if self.dependent is not None:
+            return "dependent"
+        return "subscriber" if self.subscriber is not None else "payer"
 
     @property
     def our_trace_numbers(self) -> list[str]:
@@ -381,8 +384,11 @@ class EligibilityResponse:
         return [b for b in self.benefits if not b.service_types or FALLBACK_SERVICE_TYPE in b.service_types]
 
     def mental_health_status(self, service_types: Sequence[str] = MENTAL_HEALTH_SERVICE_TYPES) -> str:
-        """Coverage status for mental health: ``not_covered`` when the payer lists the service types as
-        non-covered (EB01 I), else the status of their active/inactive codes, else the plan's."""
+        """Coverage status for mental health: ``carved_out`` when another organisation manages it (see
+        :meth:`carve_outs`), ``not_covered`` when the payer lists the service types as non-covered (EB01 I),
+        else the status of their active/inactive codes, else the plan's (:attr:`coverage_status`)."""
+        if self.coverage_status.startswith("active") and self.carve_outs(service_types):
+            return "carved_out"
         own = [b for b in self.benefits if b.covers(service_types)]
         if any(b.code == "I" for b in own) and not any(b.code in ACTIVE_CODES for b in own):
             return "not_covered"

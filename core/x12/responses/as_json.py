@@ -1,8 +1,9 @@
 """The JSON contract of ``claimbridge x12 parse FILE --json`` (other tools depend on it exactly).
 
 ``{"file": ..., "transactions": [...]}``; each transaction has ``"type"``: ``"835"``, ``"999"`` (or
-``"997"``), ``"277CA"`` (or ``"277"`` for a 005010X212 claim status response), ``"TA1"``, or the ST01 of a
-transaction claimbridge does not read (with ``"supported": false``).
+``"997"``), ``"277CA"`` (or ``"277"`` for a 005010X212 claim status response), ``"271"`` (eligibility response; see
+:func:`claimbridge.x12.eligibility.as_json.eligibility_271_json`), ``"270"`` (our own inquiries read back),
+``"TA1"``, or the ST01 of a transaction claimbridge does not read (with ``"supported": false``).
 
 Money is a JSON string holding the exact decimal of the file normalised to at least two decimals
 (``"150000"`` → ``"150000.00"``, ``"-1.27"`` stays, a third decimal is kept, never rounded); quantities (units,
@@ -15,6 +16,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from claimbridge.x12.eligibility.as_json import eligibility_270_json, eligibility_271_json
+from claimbridge.x12.eligibility.model import Eligibility270, Eligibility271
 from claimbridge.x12.responses._values import format_decimal, format_money
 from claimbridge.x12.responses.acks import Ack999, TA1Ack, group_error_meaning, set_error_meaning
 from claimbridge.x12.responses.codes import CAS_GROUPS
@@ -40,6 +43,10 @@ def transaction_to_json(tx: Transaction) -> dict[str, Any]:
         return _ack999(tx)
     if isinstance(tx, StatusReport):
         return _status_report(tx)
+    if isinstance(tx, Eligibility271):
+        return eligibility_271_json(tx)
+    if isinstance(tx, Eligibility270):
+        return eligibility_270_json(tx)
     if isinstance(tx, TA1Ack):
         return {"type": "TA1", "control_number": tx.control_number, "date": _date(tx.date),
                 "time": tx.time.strftime("%H:%M") if tx.time else None, "code": tx.code,
