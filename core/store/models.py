@@ -199,6 +199,8 @@ class Batch(Base):
     partner: Mapped[str] = mapped_column(String(100))  # trading-partner key the control numbers belong to
     # created → validated → transmitting → submitted | failed (validation) ; created/validated may be retried
     status: Mapped[str] = mapped_column(String(20), default="created")
+    #: what the interchange carries: 837P claims, or 270 eligibility inquiries
+    kind: Mapped[str] = mapped_column(String(10), default="837P", server_default="837P")
     isa13: Mapped[int] = mapped_column(BigInteger)
     gs06: Mapped[int] = mapped_column(BigInteger)
     st02: Mapped[int] = mapped_column(BigInteger)
@@ -653,3 +655,46 @@ class RollupPaymentFacts(Base):
     payments: Mapped[int] = mapped_column(BigInteger)
     paid: Mapped[int] = mapped_column(BigInteger)
     charge: Mapped[int] = mapped_column(BigInteger)
+
+
+# -- eligibility: 270 inquiries and 271 answers (issue 8) ---------------------------------------------------
+
+
+class EligibilityCheck(Base):
+    """One 270 inquiry (for an upcoming appointment, or asked on demand) and what its 271 answered.
+
+    ``inquiry`` is the question as JSON (who, which payer, which date and service types) and ``inquiry_sha256``
+    its digest, so a changed coverage asks again; ``trace_number`` (TRN02) is unique and comes back in the 271.
+    ``status``: pending (built) → sent (in a 270 batch, or asked in real time) → answered | rejected (the payer
+    answered with AAA) | failed (the batch was rejected, or the inquiry could not be built). ``summary`` holds
+    what the answer says for the practice (coverage, copay, deductible, visits, authorization, carve-out) and
+    ``risks`` the reasons the session is at risk, comma-separated."""
+
+    __tablename__ = "eligibility_checks"
+    __table_args__ = (Index("ix_eligibility_checks_appointment", "source", "appointment_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str | None] = mapped_column(String(100))
+    appointment_key: Mapped[str | None] = mapped_column(String(300))
+    appointment_start: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    patient_key: Mapped[str] = mapped_column(String(200), index=True)
+    payer_id: Mapped[str] = mapped_column(String(80), index=True)
+    payer_name: Mapped[str | None] = mapped_column(String(200))
+    service_date: Mapped[date | None] = mapped_column(Date)
+    service_types: Mapped[str] = mapped_column(String(100))
+    trace_number: Mapped[str] = mapped_column(String(50), unique=True)
+    inquiry: Mapped[str] = mapped_column(Text)  # JSON
+    inquiry_sha256: Mapped[str] = mapped_column(String(64))
+    transport: Mapped[str] = mapped_column(String(20), default="batch")  # batch | realtime
+    clearinghouse: Mapped[str | None] = mapped_column(String(100))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    coverage_status: Mapped[str | None] = mapped_column(String(40))
+    risks: Mapped[str | None] = mapped_column(String(300))
+    summary: Mapped[str | None] = mapped_column(Text)  # JSON
+    response: Mapped[str | None] = mapped_column(Text)  # JSON of the 271's answer for this member
+    inbound_file_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_files.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(100), default="scheduler")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
