@@ -73,3 +73,31 @@ def test_our_270_read_back_by_the_cli(tmp_path):
         ("EL0001", "subscriber", ["MH", "A6"]), ("EL0002", "dependent", ["MH"])]
     assert "JANE" not in result.output
     assert "270 0001: 2 inquiry(ies)" in CliRunner().invoke(x12, ["parse", str(path)]).output
+
+
+def test_x12_validate_checks_a_270_with_claimbridges_own_checker(tmp_path):
+    good = tmp_path / "good.270"
+    good.write_text(encode([subscriber_inquiry()]))
+    result = CliRunner().invoke(x12, ["validate", str(good)])
+    assert (result.exit_code, result.output.strip()) == (0, f"{good}: valid")
+    bad = tmp_path / "bad.270"
+    bad.write_text(good.read_text().replace("SE*13*0001", "SE*12*0001"))
+    result = CliRunner().invoke(x12, ["validate", str(bad)])
+    assert result.exit_code == 1 and f"{bad}: segment 15 SE (loop SE) SE01:" in result.output
+
+
+def test_999_and_ta1_for_a_270_batch(tmp_path):
+    ack = ("ISA*00*          *00*          *ZZ*STEDI          *ZZ*CLAIMBRIDGE    *261127*0935*^*00501*000000777*0*T*:~"
+           "TA1*000000123*261127*0930*A*000~"
+           "GS*FA*STEDI*CLAIMBRIDGE*20261127*0935*777*X*005010X231A1~ST*999*0001*005010X231A1~AK1*HS*45*005010X279A1~"
+           "AK2*270*0001*005010X279A1~IK3*NM1*11*2100C*8~IK4*9*67*7~IK5*R*5~AK9*R*1*1*0~SE*8*0001~GE*1*777~"
+           "IEA*1*000000777~")
+    path = tmp_path / "ack.999"
+    path.write_text(ack)
+    result = CliRunner().invoke(x12, ["parse", str(path), "--json"])
+    ta1, ack999 = json.loads(result.output)["transactions"]
+    assert (ta1["type"], ta1["control_number"], ta1["accepted"]) == ("TA1", "000000123", True)
+    assert ack999["group"] == {"functional_id": "HS", "control_number": "45", "version": "005010X279A1"}
+    [answer] = ack999["sets"]
+    assert (answer["type"], answer["control_number"], answer["accepted"]) == ("270", "0001", False)
+    assert answer["errors"][0]["loop"] == "2100C" and answer["errors"][0]["elements"][0]["position"] == 9
