@@ -97,7 +97,8 @@ def write_ta1(received: Interchange, problems: list[Problem], control_number: in
 
 
 def write_999(received: Interchange, groups: list[FunctionalGroup], verdict: ValidationVerdict, control_number: int,
-             now: datetime) -> str:
+              now: datetime, *, transaction_type: str = "837") -> str:
+    """The 999 for ``groups``; ``transaction_type`` is AK201 (``837``, or ``270`` for eligibility)."""
     out = SegmentWriter()
     open_interchange(out, received, control_number, now)
     first = groups[0]
@@ -111,7 +112,7 @@ def write_999(received: Interchange, groups: list[FunctionalGroup], verdict: Val
         group_codes = _codes(verdict.group_problems(group), _AK9_CODES)
         accepted = 0
         for transaction in group.transactions:
-            out.segment("AK2", "837", transaction.st02, transaction.implementation)
+            out.segment("AK2", transaction_type, transaction.st02, transaction.implementation)
             problems = verdict.transaction_problems(transaction)
             set_codes = _write_segment_errors(out, transaction, problems)
             if problems or group_codes:

@@ -8,7 +8,11 @@ entry stays valid across restarts.
 Unless started with ``answer=False`` it answers every 837 renamed into ``inbound`` (the client's final
 rename) like a clearinghouse: ``<name>.ta1`` (when ISA14 asks), ``<name>.999`` and, for accepted claims,
 ``<name>.277`` appear in ``outbound``, and ``<name>.<payer id>.835`` when an adjudication model is given
-(see :mod:`.responder`). Each is written under a hidden temporary
+(see :mod:`.responder`). A 270 eligibility inquiry (GS01 HS) is answered with ``<name>.999`` and
+``<name>.271`` instead (see :mod:`.responder_271`), from member data that maps member ids to scenarios
+(:mod:`.member_scenarios`: pass ``members=`` or put a ``members.yaml`` in ``<root>/.sandbox/``; without
+either, a member id ending in ``INACTIVE``, ``CARVEOUT``, ``NOVISITS``, ``AUTH``, ``HIGHDED`` or
+``NOTFOUND`` gets that scenario and any other is active). Each is written under a hidden temporary
 name and renamed, so a client listing ``outbound`` never sees half a file. Its own ISA13 counter lives in
 ``<root>/.sandbox/isa13``.
 
@@ -39,7 +43,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paramiko.sftp import SFTP_OK
 
 from .connection import fingerprint, known_hosts_name
+from .member_scenarios import EligibilityModel
 from .responder import AdjudicationModel, ControlNumberCounter, answer_837, write_answers
+from .responder_271 import answer_270, is_eligibility_inquiry
 from .sandbox_sftp import PRIVATE_FOLDER, ChrootedSFTP, SandboxFiles
 from .settings import PRESETS
 
@@ -66,16 +72,21 @@ class SandboxClearinghouse:
         folder (False: a silent mailbox).
     :param adjudication: also send an 835 per payer for the accepted claims, paid by this model
         (None: no remittances).
+    :param members: the member data 270s are answered from: an :class:`~.member_scenarios.EligibilityModel`
+        or the path of its YAML file (None: ``<root>/.sandbox/members.yaml`` when it exists, else the
+        built-in suffix rules).
     """
 
     def __init__(self, root: Path | str, host: str = "127.0.0.1", port: int = 0,
                  username: str = "claimbridge", password: str | None = None,
                  authorized_key_paths: Iterable[Path | str] = (), *, max_bytes: int | None = None,
                  drop_after_bytes: int | None = None, posix_rename: bool = True, answer: bool = True,
-                 adjudication: AdjudicationModel | None = None):
+                 adjudication: AdjudicationModel | None = None,
+                 members: EligibilityModel | Path | str | None = None):
         self.root = Path(root).absolute()
         self.answer = answer
         self.adjudication = adjudication
+        self.members = _member_data(self.root, members)
         self.host = host
         self.username = username
         self.password = password
@@ -176,12 +187,18 @@ class SandboxClearinghouse:
         return path
 
     def answer_upload(self, path: Path | str) -> list[Path]:
-        """Answer the 837 at ``path`` (a file in the upload folder): write its TA1/999/277CA into the
-        responses folder and return their paths. Called for every rename into the upload folder."""
+        """Answer the 837 (or 270) at ``path`` (a file in the upload folder): write its TA1/999/277CA (or
+        999/271) into the responses folder and return their paths. Called for every rename into the upload
+        folder."""
         path = Path(path)
         layout = PRESETS["generic"]
-        answers = answer_837(path.read_bytes(), control_numbers=self._control_numbers, name=path.name,
-                             adjudication=self.adjudication)
+        data = path.read_bytes()
+        if is_eligibility_inquiry(data):
+            answers = answer_270(data, control_numbers=self._control_numbers, name=path.name,
+                                 members=self.members)
+        else:
+            answers = answer_837(data, control_numbers=self._control_numbers, name=path.name,
+                                 adjudication=self.adjudication)
         written = write_answers(self.root / layout.responses, path.name, answers)
         if written:
             log.info("sandbox answered %s with %s", path.name, ", ".join(p.name for p in written))
@@ -296,6 +313,17 @@ class _AnsweringSFTP(ChrootedSFTP):
         if result == SFTP_OK:
             self._sandbox._received(self._real(newpath))
         return result
+
+
+def _member_data(root: Path, members: EligibilityModel | Path | str | None) -> EligibilityModel:
+    """The sandbox's member data: given, read from the given YAML file, from ``<root>/.sandbox/members.yaml``,
+    or the defaults."""
+    if isinstance(members, EligibilityModel):
+        return members
+    if members is not None:
+        return EligibilityModel.load(members)
+    configured = root / PRIVATE_FOLDER / "members.yaml"
+    return EligibilityModel.load(configured) if configured.is_file() else EligibilityModel()
 
 
 def _read_authorized_keys(paths: Iterable[Path | str]) -> frozenset[str]:
