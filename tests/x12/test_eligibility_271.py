@@ -131,6 +131,26 @@ def test_visits_remaining_worked_out_from_used():
     assert tx.responses[0].visits() == Limit(total=Decimal("20"), remaining=Decimal("8"), used=Decimal("12"))
 
 
+def test_visit_limit_stated_in_hsd():
+    text = _envelope(TOP + ["HL*3*2*22*0", "TRN*2*T1*9123456789", "NM1*IL*1*DOE*JANE****MI*W1",
+                            "EB*1*IND*30", "EB*F*IND*A6", "HSD*VS*24***23", "HSD*VS*5***29"])
+    [tx] = parse_x12(text).transactions
+    r = tx.responses[0]
+    assert r.visits() == Limit(total=Decimal("24"), remaining=Decimal("5"))
+    assert r.benefits[1].deliveries[0].time_period == "23"
+    [out] = file_to_json(parse_x12(text))["transactions"]
+    assert out["benefits"][1]["deliveries"][1] == {"quantity_qualifier": "VS", "quantity": "5", "unit": None,
+                                                   "time_period": "29", "period_count": None}
+
+
+def test_social_security_numbers_in_ref_stay_out_of_repr():
+    text = _envelope(TOP + ["HL*3*2*22*0", "TRN*2*T1*9123456789", "NM1*IL*1*DOE*JANE****MI*W1",
+                            "REF*SY*555443333", "EB*1*IND*30"])
+    [tx] = parse_x12(text).transactions
+    assert "555443333" not in repr(tx)
+    assert "555443333" not in json.dumps(file_to_json(parse_x12(text)))
+
+
 def test_prior_authorization_required():
     r = answer("prior_auth.271")
     assert r.prior_authorization_required() is True

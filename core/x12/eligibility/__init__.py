@@ -24,6 +24,7 @@ from claimbridge.x12.eligibility.model import (
     BenefitEntity,
     CarveOut,
     Contact,
+    Delivery,
     Eligibility270,
     Eligibility271,
     EligibilityInquiry,
@@ -40,7 +41,7 @@ from claimbridge.x12.eligibility.model import (
 
 __all__ = [
     "FALLBACK_SERVICE_TYPE", "MENTAL_HEALTH_SERVICE_TYPES", "Benefit", "BenefitDate", "BenefitEntity", "CarveOut",
-    "Contact", "Eligibility270", "Eligibility271", "EligibilityInquiry", "EligibilityResponse", "Encoded270",
+    "Contact", "Delivery", "Eligibility270", "Eligibility271", "EligibilityInquiry", "EligibilityResponse", "Encoded270",
     "InquiryEncodeError", "Limit", "Member", "Party", "Payer", "Provider", "Rejection",
     "TraceNumber", "check_270", "encode_270", "inquiry_service_types",
 ]

@@ -103,6 +103,9 @@ def _benefit(b: Benefit) -> dict[str, Any]:
         "quantity": format_decimal(b.quantity), "quantity_qualifier": b.quantity_qualifier,
         "authorization_required": b.authorization_required, "procedure": b.procedure,
         "dates": [_date(d) for d in b.dates], "messages": list(b.messages),
+        "deliveries": [{"quantity_qualifier": d.quantity_qualifier, "quantity": format_decimal(d.quantity),
+                        "unit": d.unit, "time_period": d.time_period,
+                        "period_count": format_decimal(d.period_count)} for d in b.deliveries],
         "entities": [_organisation(e.party) | {"entity_words": e.entity_words} for e in b.entities],
         "rejections": [_rejection(rj) for rj in b.rejections],
     }

@@ -36,7 +36,7 @@ from claimbridge.x12.eligibility.codes import (
 
 __all__ = [
     "ACTIVE_CODES", "FALLBACK_SERVICE_TYPE", "MENTAL_HEALTH_SERVICE_TYPES", "Benefit", "BenefitDate",
-    "BenefitEntity", "CarveOut", "Contact", "EligibilityInquiry", "EligibilityResponse", "Limit", "Member",
+    "BenefitEntity", "CarveOut", "Contact", "Delivery", "EligibilityInquiry", "EligibilityResponse", "Limit", "Member",
     "Eligibility270", "Eligibility271", "Party", "Payer", "Provider", "Rejection", "TraceNumber",
     "coverage_status_of", "inquiry_service_types",
 ]
@@ -203,6 +203,19 @@ class BenefitEntity:
 
 
 @dataclass(slots=True)
+class Delivery:
+    """An HSD segment of a benefit (how often the service may be delivered): quantity qualifier (VS visits,
+    DY days …) and quantity, unit (HSD03), time period (HSD05: 23 calendar year, 29 remaining …) and the
+    number of periods (HSD06)."""
+
+    quantity_qualifier: str | None
+    quantity: Decimal | None
+    unit: str | None = None
+    time_period: str | None = None
+    period_count: Decimal | None = None
+
+
+@dataclass(slots=True)
 class Benefit:
     """One EB segment with its loop 2110 dates, messages and 2120 entities.
 
@@ -226,6 +239,7 @@ class Benefit:
     procedure: str | None = None
     dates: list[BenefitDate] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
     entities: list[BenefitEntity] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     references: dict[str, str] = field(default_factory=dict)
@@ -311,8 +325,9 @@ class EligibilityResponse:
     trace_numbers: list[TraceNumber] = field(default_factory=list)
     benefits: list[Benefit] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
-    references: dict[str, str] = field(default_factory=dict)
-    reference_names: dict[str, str] = field(default_factory=dict)
+    # REF may carry a social security number (SY) or an id card number (HJ): out of repr
+    references: dict[str, str] = field(default_factory=dict, repr=False)
+    reference_names: dict[str, str] = field(default_factory=dict, repr=False)
     dates: list[BenefitDate] = field(default_factory=list)
     birth_date: date | None = field(default=None, repr=False)
     gender: str | None = None
@@ -421,13 +436,21 @@ class EligibilityResponse:
     def visits(self, service_types: Sequence[str] = MENTAL_HEALTH_SERVICE_TYPES,
                in_network: bool | None = None) -> Limit:
         """The visit limit for mental health (EB01 F with EB09 VS): the limit, the visits left (EB06 29)
-        and the visits used (EB09 99)."""
-        limits = [b for b in self.benefits if b.code == "F" and b.covers(service_types)
-                  and b.quantity is not None and b.quantity_qualifier in ("VS", "99")
-                  and (in_network is None or b.in_network in (in_network, None))]
-        total = next((b.quantity for b in limits if b.quantity_qualifier == "VS" and not b.remaining), None)
-        remaining = next((b.quantity for b in limits if b.quantity_qualifier == "VS" and b.remaining), None)
-        used = next((b.quantity for b in limits if b.quantity_qualifier == "99"), None)
+        and the visits used (EB09 99). Payers that state the limit in an HSD instead (``HSD*VS*20***23``)
+        are read the same way (HSD05 29 is what is left)."""
+        found: list[tuple[str, Decimal, bool]] = []  # (qualifier, quantity, remaining)
+        for b in self.benefits:
+            if b.code != "F" or not b.covers(service_types):
+                continue
+            if in_network is not None and b.in_network not in (in_network, None):
+                continue
+            if b.quantity is not None and b.quantity_qualifier in ("VS", "99"):
+                found.append((b.quantity_qualifier, b.quantity, b.remaining))
+            found += [(d.quantity_qualifier, d.quantity, d.time_period in REMAINING_PERIODS or b.remaining)
+                      for d in b.deliveries if d.quantity is not None and d.quantity_qualifier in ("VS", "99")]
+        total = next((q for kind, q, left in found if kind == "VS" and not left), None)
+        remaining = next((q for kind, q, left in found if kind == "VS" and left), None)
+        used = next((q for kind, q, _ in found if kind == "99"), None)
         return _limit(total, remaining, used)
 
     def prior_authorization_required(

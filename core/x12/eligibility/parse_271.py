@@ -19,6 +19,7 @@ and the element; names, member ids and birth dates are never quoted.
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from claimbridge.x12.eligibility.codes import ELIGIBILITY_BENEFITS, code_table
 from claimbridge.x12.eligibility.model import (
@@ -26,6 +27,7 @@ from claimbridge.x12.eligibility.model import (
     BenefitDate,
     BenefitEntity,
     Contact,
+    Delivery,
     Eligibility270,
     Eligibility271,
     EligibilityInquiry,
@@ -295,10 +297,19 @@ class EligibilityParser:
         level.benefits.append(benefit)
         self.benefit, self.entity, self.stage = benefit, None, "benefit"
 
-    def _optional_number(self, p: list[str], position: int, i: int, what: str):
+    def _optional_number(self, p: list[str], position: int, i: int, what: str) -> Decimal | None:
         if not p[position]:
             return None
         return self.r.number(p, position, i, what)
+
+    def _hsd(self, p: list[str], i: int) -> None:
+        if self.benefit is None or self.stage != "benefit":
+            raise self.r.error("a delivery pattern (HSD) outside a benefit", p, i)
+        if p[2] and not p[1]:
+            raise self.r.error("a quantity without its qualifier (HSD01)", p, i, 1)
+        self.benefit.deliveries.append(Delivery(
+            p[1] or None, self._optional_number(p, 2, i, "the quantity"), p[3] or None, p[5] or None,
+            self._optional_number(p, 6, i, "the number of periods")))
 
     def _eq(self, p: list[str], i: int) -> None:
         if self.kind != "270":
@@ -433,5 +444,5 @@ _HANDLERS = {
     "NM1": EligibilityParser._nm1, "PER": EligibilityParser._per, "REF": EligibilityParser._ref,
     "AAA": EligibilityParser._aaa, "DMG": EligibilityParser._dmg, "DTP": EligibilityParser._dtp,
     "EB": EligibilityParser._eb, "EQ": EligibilityParser._eq, "MSG": EligibilityParser._msg,
-    "LS": EligibilityParser._ls, "LE": EligibilityParser._le,
+    "LS": EligibilityParser._ls, "LE": EligibilityParser._le, "HSD": EligibilityParser._hsd,
 }
