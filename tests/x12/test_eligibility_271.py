@@ -118,6 +118,32 @@ def test_behavioral_health_carve_out_names_the_other_payer():
     assert r.carve_outs(("30",)) == []
 
 
+def _answer_for(*benefit_segments: str) -> EligibilityResponse:
+    text = _envelope(TOP + ["HL*3*2*22*0", "TRN*2*T1*9123456789", "NM1*IL*1*DOE*JANE****MI*W1",
+                            *benefit_segments])
+    [tx] = parse_x12(text).transactions
+    return tx.responses[0]
+
+
+@pytest.mark.parametrize(("segments", "carved_out"), [
+    (["EB*1*IND*MH", "LS*2120", "NM1*VN*2*MINDBRIDGE EAP*****PI*MB77", "LE*2120"], True),  # a vendor
+    (["EB*R*IND*A6", "LS*2120", "NM1*PRP*2*STATE MEDICAID*****PI*SKMD0", "LE*2120"], True),
+    (["EB*1*IND*MH", "LS*2120", "NM1*P3*1*RIVERA*ANA****XX*1245319599", "LE*2120"], False),  # a PCP
+    (["EB*U*IND*MH", "LS*2120", "NM1*PR*2*AETNA*****PI*60054", "LE*2120"], False),  # the payer itself
+    (["EB*U*IND*30", "LS*2120", "NM1*PR*2*BRIGHTPATH*****PI*BPBH1", "LE*2120"], False),  # not mental health
+])
+def test_carve_out_rule(segments, carved_out):
+    r = _answer_for("EB*1*IND*30", *segments)
+    assert bool(r.carve_outs()) is carved_out
+    assert (r.mental_health_status() == "carved_out") is carved_out
+
+
+def test_mental_health_not_covered_and_benefit_dates():
+    r = _answer_for("EB*1*IND*30", "DTP*291*RD8*20260101-20261231", "EB*I*IND*MH")
+    assert r.mental_health_status() == "not_covered" and r.coverage_status == "active"
+    assert r.active_on(date(2026, 6, 1)) is True and r.active_on(date(2025, 12, 31)) is False
+
+
 def test_visits_exhausted():
     visits = answer("visits_exhausted.271").visits()
     assert visits == Limit(total=Decimal("20"), remaining=Decimal("0"), used=Decimal("20"))
