@@ -16,6 +16,7 @@ from typing import Any
 
 from claimbridge import BadRecord, EhrSource, Record, RecordError, SourceError, Stream
 
+from .appointments import STREAM, AppointmentBundler, appointment_key, appointment_start, appointment_window
 from .bundler import FOLLOWED_TYPES, EncounterBundler, encounter_key
 from .codes import ProcedureCodeMap
 from .index import ResourceIndex, parse_instant
@@ -132,6 +133,55 @@ class BulkEncounterStream(Stream):
                 yield Record(key=key, cursor=cursor, data=bundle)
 
 
+class BulkAppointmentStream(Stream):
+    """The export's Appointments in the window (today through ``appointments.days_ahead`` days later) as
+    appointment bundles; no ``Appointment.*.ndjson``, no records. Read whole every run (no cursor)."""
+
+    name = STREAM
+    primary_key = "id"
+    cursor_field = None
+    is_sorted = False
+
+    def __init__(self, source: FhirBulkSource):
+        self.source = source
+        self.settings: FhirBulkSourceSettings = source.settings
+
+    def read(self, since: datetime | None, until: datetime) -> Iterator[Record | BadRecord]:
+        files = self.source.files()
+        if not files.get("Appointment"):
+            return
+        until = until if until.tzinfo else until.replace(tzinfo=UTC)
+        window = appointment_window(until, self.settings.appointments)
+        index = ResourceIndex()
+        for resource_type, paths in files.items():
+            if resource_type not in FOLLOWED_TYPES:
+                continue
+            for path in paths:
+                for _, value, problem in read_ndjson(path):
+                    if not problem:
+                        index.add(value)  # the encounters stream quarantines the lines it cannot use
+        bundler = AppointmentBundler(IndexLookup(index))
+        for path in files["Appointment"]:
+            for number, value, problem in read_ndjson(path):
+                where = f"{path.name} line {number}"
+                if problem is None and value.get("resourceType") != "Appointment":
+                    problem = f"a {value['resourceType']} in an Appointment file"
+                if problem:
+                    yield BadRecord(key=f"{path.name}:{number}", reason=f"{where}: {problem}", field=None,
+                                    payload=value)
+                    continue
+                start = appointment_start(value)
+                if start is not None and not window.holds(start):
+                    continue
+                key = appointment_key(value)
+                try:
+                    bundle = bundler.build(value)
+                except RecordError as exc:
+                    yield BadRecord(key=key, reason=f"{where}: {exc.reason}", field=exc.field, payload=value)
+                    continue
+                yield Record(key=key, cursor=None, data=bundle)
+
+
 class FhirBulkSource(EhrSource):
     """A folder of Bulk Data ndjson files."""
 
@@ -150,7 +200,10 @@ class FhirBulkSource(EhrSource):
         return ndjson_files(folder)
 
     def streams(self) -> list[Stream]:
-        return [BulkEncounterStream(self)]
+        streams: list[Stream] = [BulkEncounterStream(self)]
+        if self.settings.appointments.enabled:
+            streams.append(BulkAppointmentStream(self))
+        return streams
 
     def check(self) -> None:
         if "Encounter" not in self.files():

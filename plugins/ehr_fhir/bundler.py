@@ -110,49 +110,53 @@ class EncounterBundler:
 
     def build(self, encounter: dict[str, Any]) -> dict[str, Any]:
         check_encounter(encounter)
-        return _Assembly(self, encounter).run()
+        assembly = BundleAssembly(self.lookup, encounter, base_url=self.base_url)
+        patient = assembly.follow(assembly.root["subject"], "Patient")
+        if patient is None or not patient.startswith("Patient/"):
+            raise RecordError("subject cannot be resolved to a Patient on the server", record=assembly.key,
+                              field="Encounter.subject")
+        assembly.expand()
+        # the roles of the encounter's own clinicians (not of a Condition's recorder or a patient's GP)
+        practitioners = [assembly.follow(p["individual"], "Practitioner")
+                         for p in assembly.root.get("participant") or [] if isinstance(p.get("individual"), dict)]
+        for practitioner in dict.fromkeys(p for p in practitioners if p and p.startswith("Practitioner/")):
+            for role in self.lookup.search("PractitionerRole", [("practitioner", practitioner)]):
+                assembly.include(role)
+        for coverage in self.lookup.search("Coverage", [("beneficiary", patient)]):
+            if coverage.get("status") == "active":
+                assembly.include(coverage)
+        for charge in self.lookup.search("ChargeItem", [("context", assembly.key)]):
+            assembly.include(charge)
+        for procedure in self.lookup.search("Procedure", [("encounter", assembly.key)]):
+            assembly.include(procedure)
+        assembly.expand()
+        return assembly.bundle(self.code_map)
 
 
-class _Assembly:
-    """The state of one bundle while it is put together."""
+class BundleAssembly:
+    """The state of one bundle while it is put together: the root resource (the Encounter, the Appointment)
+    first, then what it refers to, resolved through a :class:`ResourceLookup` and rewritten to ``Type/id``.
+    The encounter and appointment bundlers both build on it."""
 
-    def __init__(self, bundler: EncounterBundler, encounter: dict[str, Any]):
-        self.lookup = bundler.lookup
-        self.code_map = bundler.code_map
-        self.base_url = bundler.base_url
-        self.encounter = _copy(encounter)
-        self.key = f"Encounter/{encounter['id']}"
-        self.included: dict[str, dict[str, Any]] = {}
+    def __init__(self, lookup: ResourceLookup, root: dict[str, Any], *, base_url: str | None = None):
+        self.lookup = lookup
+        self.base_url = base_url.rstrip("/") if base_url else None
+        self.root = _copy(root)
+        self.key = f"{root['resourceType']}/{root['id']}"
+        self.included: dict[str, dict[str, Any]] = {self.key: self.root}
         self.aliases: dict[str, str] = {}
         self.expanded: set[str] = set()
 
-    def run(self) -> dict[str, Any]:
-        self.included[self.key] = self.encounter
-        patient = self.follow(self.encounter["subject"], "Patient")
-        if patient is None or not patient.startswith("Patient/"):
-            raise RecordError("subject cannot be resolved to a Patient on the server", record=self.key,
-                              field="Encounter.subject")
-        self.expand()
-        # the roles of the encounter's own clinicians (not of a Condition's recorder or a patient's GP)
-        practitioners = [self.follow(p["individual"], "Practitioner") for p in self.encounter.get("participant") or []
-                         if isinstance(p.get("individual"), dict)]
-        for practitioner in dict.fromkeys(p for p in practitioners if p and p.startswith("Practitioner/")):
-            for role in self.lookup.search("PractitionerRole", [("practitioner", practitioner)]):
-                self.include(role)
-        for coverage in self.lookup.search("Coverage", [("beneficiary", patient)]):
-            if coverage.get("status") == "active":
-                self.include(coverage)
-        for charge in self.lookup.search("ChargeItem", [("context", self.key)]):
-            self.include(charge)
-        for procedure in self.lookup.search("Procedure", [("encounter", self.key)]):
-            self.include(procedure)
-        self.expand()
-
+    def bundle(self, code_map: ProcedureCodeMap | None = None, order: list[str] | None = None) -> dict[str, Any]:
+        """The ``collection`` Bundle: references rewritten to the included resources, ``code_map`` applied;
+        entries in ``order`` (keys of included resources) first, then the rest as they were included."""
         for resource in self.included.values():
             rewrite_references(resource, self.local_target)
-            self.code_map.apply(resource)
+            if code_map is not None:
+                code_map.apply(resource)
+        keys = [*dict.fromkeys(k for k in order or () if k in self.included), *self.included]
         return {"resourceType": "Bundle", "type": "collection",
-                "entry": [{"fullUrl": key, "resource": resource} for key, resource in self.included.items()]}
+                "entry": [{"fullUrl": key, "resource": self.included[key]} for key in dict.fromkeys(keys)]}
 
     def expand(self) -> None:
         """Follow the references of every included resource not yet expanded, transitively, to the types the

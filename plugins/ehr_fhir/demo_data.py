@@ -12,7 +12,8 @@ What is in it:
   (Medicaid, payer id ``PSMCD``);
 * five clinicians with PractitionerRoles carrying NUCC taxonomies; ``Practitioner/prac-associate`` is a
   pre-licensed counselor who sees patients under ``Practitioner/prac-lpc`` (participant type ``SPRF``);
-* seven patients: ``pat-01`` … ``pat-07``. ``pat-04`` is a child covered as the ``child`` of her mother
+* twelve patients: ``pat-01`` … ``pat-07`` with encounters, ``pat-08`` … ``pat-12`` with upcoming
+  appointments only (one eligibility scenario each, see below). ``pat-04`` is a child covered as the ``child`` of her mother
   (``RelatedPerson/rp-04-mother``, the subscriber); ``pat-07`` is covered as the ``spouse`` of ``pat-03``;
   ``pat-05`` has a commercial plan (order 1) and Medicaid (order 2); ``pat-01`` also has a cancelled old plan;
   ``pat-06`` has no coverage at all;
@@ -38,6 +39,12 @@ What is in it:
   ``default`` profile applies, which wants 95, and holds the Medicaid telehealth claims ``enc-008`` and
   ``enc-009``.
 
+* 14 appointments (``appt-00`` … ``appt-13``, :func:`_appointments`): 12 from today to 3 days ahead — 10 booked,
+  1 pending, 1 cancelled — and one each yesterday and 4 days ahead, outside the ``appointments`` stream's default
+  window. :data:`APPOINTMENT_SCENARIOS` says which eligibility case each shows; the member ids of ``pat-08`` …
+  ``pat-12`` end in the suffixes the sandbox payer answers by (``LKH4081INACTIVE``, ``LKH4082CARVEOUT``,
+  ``LKH4083NOVISITS``, ``IL8830AUTH``, ``LKH4085HIGHDED``); ``pat-12`` also has a Medicaid plan that ended last
+  year. The encounters and their claims are unchanged by them.
 * :data:`MAPPED_CODE_ENCOUNTERS` (``enc-019``, ``enc-022``, ``enc-023``) carry only a SNOMED coding plus a local
   service code in ``Encounter.type``; :func:`demo_code_map` turns them into CPT, as a source's code map would.
 * ``enc-007`` has two ChargeItems (90834 and 96127 × 2), ``enc-021`` a ChargeItem with a sliding-scale
@@ -289,6 +296,17 @@ _PATIENTS = (
      (("F41.1", "Generalized anxiety disorder"),)),
     ("pat-07", "Noemi", "Thistlewood", "female", "1992-03-05", "5150 Prairie View Drive", "627118834",
      (("F41.1", "Generalized anxiety disorder"), ("Z63.0", "Problems in relationship with spouse or partner"))),
+    # patients with upcoming appointments only, one per eligibility scenario (APPOINTMENT_SCENARIOS)
+    ("pat-08", "Tomasz", "Ellingboe", "male", "1986-08-14", "219 Bramblewood Drive", "627046612",
+     (("F43.10", "Post-traumatic stress disorder, unspecified"),)),
+    ("pat-09", "Adaeze", "Kowalczyk-Reyes", "female", "1977-01-28", "1640 Timber Ridge Road", "627129051",
+     (("F33.1", "Major depressive disorder, recurrent, moderate"),)),
+    ("pat-10", "Bernard", "Oyelowo-Strand", "male", "1969-05-06", "7 Foxglove Circle", "627043390",
+     (("F41.1", "Generalized anxiety disorder"),)),
+    ("pat-11", "Liesel", "Marangoni", "female", "1995-10-19", "402 Chatham Road Apt 12", "627042207",
+     (("F31.81", "Bipolar II disorder"),)),
+    ("pat-12", "Keanu", "Abernathy-Sol", "male", "1990-12-01", "58 Old Jacksonville Road", "627113345",
+     (("F41.1", "Generalized anxiety disorder"),)),
 )
 
 
@@ -364,6 +382,16 @@ def _coverages(today: dt.date) -> list[dict]:
         coverage("cov-05-mcd", "pat-05", "payer-prairie-medicaid", "MC", "IL8830199020", order=2),
         coverage("cov-07", "pat-07", "payer-lakeshore", "CI", "LKH40388105", relationship="spouse",
                  subscriber=_ref("Patient", "pat-03")),
+        # APPOINTMENT_SCENARIOS: active in the EHR; the (sandbox) payer's 271 tells the member id's story
+        coverage("cov-08", "pat-08", "payer-lakeshore", "CI", "LKH4081INACTIVE"),
+        coverage("cov-09", "pat-09", "payer-lakeshore", "CI", "LKH4082CARVEOUT"),
+        coverage("cov-10", "pat-10", "payer-lakeshore", "CI", "LKH4083NOVISITS"),
+        coverage("cov-11", "pat-11", "payer-prairie-medicaid", "MC", "IL8830AUTH"),
+        coverage("cov-12", "pat-12", "payer-lakeshore", "CI", "LKH4085HIGHDED"),
+        # pat-12's plan before this one: ended last year, so not in any appointment bundle
+        coverage("cov-12-old", "pat-12", "payer-prairie-medicaid", "MC", "IL8830162233", order=1,
+                 period={"start": dt.date(today.year - 3, 1, 1).isoformat(),
+                         "end": dt.date(today.year - 1, 6, 30).isoformat()}),
     ]
 
 
@@ -518,10 +546,81 @@ def _charge_items_and_procedures(today: dt.date) -> list[dict]:
     ]
 
 
+#: upcoming appointment → the eligibility scenario it shows (the member id suffix the sandbox payer answers by:
+#: plugins/clearinghouse_sftp/member_scenarios.py); ids absent here are plain active coverage
+APPOINTMENT_SCENARIOS = {
+    "appt-03": "dependent: a child on her mother's plan (RelatedPerson subscriber)",
+    "appt-04": "two coverages: commercial primary, Medicaid secondary",
+    "appt-05": "a spouse on her husband's plan (Patient subscriber)",
+    "appt-06": "no coverage on file",
+    "appt-07": "INACTIVE: coverage lapsed at the payer",
+    "appt-08": "CARVEOUT: mental health carved out to a behavioral health plan",
+    "appt-09": "NOVISITS: mental health visits exhausted",
+    "appt-10": "AUTH: prior authorization required",
+    "appt-11": "HIGHDED: high deductible left to meet",
+    "appt-12": "cancelled: still read, so it replaces the booked record; not checked",
+}
+
+# id, patient, practitioner, location (None: telehealth), CPT, status, days from today, start "HH:MM", minutes
+_APPOINTMENTS = (
+    ("appt-00", "pat-01", "prac-psychologist", "loc-main", "90834", "fulfilled", -1, "09:00", 45),
+    ("appt-01", "pat-01", "prac-psychologist", "loc-main", "90834", "booked", 0, "09:00", 45),
+    ("appt-02", "pat-02", "prac-lcsw", None, "90834", "booked", 1, "10:00", 45),
+    ("appt-03", "pat-04", "prac-mft", "loc-main", "90847", "booked", 1, "15:30", 50),
+    ("appt-04", "pat-05", "prac-lcsw", "loc-main", "90837", "booked", 2, "14:00", 60),
+    ("appt-05", "pat-07", "prac-psychologist", None, "90834", "booked", 3, "11:00", 45),
+    ("appt-06", "pat-06", "prac-lpc", "loc-main", "90834", "booked", 3, "16:00", 45),
+    ("appt-07", "pat-08", "prac-lpc", "loc-main", "90791", "booked", 0, "13:00", 60),
+    ("appt-08", "pat-09", "prac-psychologist", "loc-main", "90837", "booked", 1, "08:00", 60),
+    ("appt-09", "pat-10", "prac-lcsw", None, "90834", "pending", 2, "09:00", 45),
+    ("appt-10", "pat-11", "prac-lcsw", "loc-annex", "90837", "booked", 2, "16:00", 60),
+    ("appt-11", "pat-12", "prac-mft", "loc-main", "90834", "booked", 3, "13:30", 45),
+    ("appt-12", "pat-03", "prac-associate", "loc-annex", "90834", "cancelled", 1, "13:00", 45),
+    ("appt-13", "pat-02", "prac-lcsw", "loc-main", "90834", "booked", 4, "10:00", 45),
+)
+
+
+def _appointments(today: dt.date) -> list[dict]:
+    """Appointments from yesterday to four days ahead: ``appt-00`` (yesterday) and ``appt-13`` (day 4) fall
+    outside the default window of the ``appointments`` stream (today through 3 days ahead)."""
+    out = []
+    for rid, patient, practitioner, location, cpt, status, days, start, minutes in _APPOINTMENTS:
+        day = today + dt.timedelta(days=days)
+        hour, minute = map(int, start.split(":"))
+        begin = dt.datetime(day.year, day.month, day.day, hour, minute)
+        participants = [
+            {"actor": _ref("Patient", patient), "required": "required", "status": "accepted"},
+            {"type": [{"coding": [{"system": PARTICIPATION_TYPE, "code": "PPRF"}]}],
+             "actor": _ref("Practitioner", practitioner), "required": "required", "status": "accepted"},
+        ]
+        if location:
+            participants.append({"actor": _ref("Location", location), "required": "required",
+                                 "status": "accepted"})
+        appointment: dict[str, Any] = {
+            "resourceType": "Appointment", "id": rid, "status": status,
+            "serviceType": [{"coding": [{"system": CPT, "code": cpt, "display": _CPT_DISPLAY[cpt]}]}],
+            "appointmentType": {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v2-0276",
+                "code": "ROUTINE" if cpt != "90791" else "CHECKUP"}]},
+            "start": begin.isoformat() + _TZ,
+            "end": (begin + dt.timedelta(minutes=minutes)).isoformat() + _TZ,
+            "minutesDuration": minutes,
+            "participant": participants,
+        }
+        if location is None:
+            appointment["comment"] = "Video visit"
+        if status == "cancelled":
+            appointment["cancelationReason"] = {"coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat"}]}
+        out.append(appointment)
+    return out
+
+
 def demo_resources(today: dt.date) -> list[dict]:
     """Every resource of the demo practice, as JSON-serialisable FHIR R4 dicts.
 
-    Encounters fall in the 30 days before ``today``; the result depends on nothing else.
+    Encounters fall in the 30 days before ``today``, appointments from yesterday to four days ahead; the result
+    depends on nothing else.
     """
     return [
         *_organizations(),
@@ -531,6 +630,7 @@ def demo_resources(today: dt.date) -> list[dict]:
         *_coverages(today),
         *_encounters(today),
         *_charge_items_and_procedures(today),
+        *_appointments(today),
     ]
 
 

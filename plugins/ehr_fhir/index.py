@@ -23,7 +23,10 @@ REFERENCE_PARAMS: dict[str, tuple[str, ...]] = {
     "encounter": ("encounter", "context"),
     "subject": ("subject",),
     "patient": ("patient", "beneficiary", "subject"),
+    "actor": ("participant",),
 }
+#: resource type → the field its ``date`` search parameter looks at
+DATE_FIELDS: dict[str, str] = {"Appointment": "start"}
 
 
 def parse_instant(value: Any) -> datetime | None:
@@ -138,7 +141,8 @@ class ResourceIndex:
     def search(self, resource_type: str, params: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
         """Resources of ``resource_type`` matching every parameter (AND); values split on ``,`` are OR.
 
-        Understands ``_id``, ``identifier``, ``status``, ``_lastUpdated`` (with gt/ge/lt/le/eq prefixes) and the
+        Understands ``_id``, ``identifier``, ``status``, ``_lastUpdated`` and ``date`` (of the types in
+        :data:`DATE_FIELDS`, compared as instants; both with gt/ge/lt/le/eq prefixes) and the
         reference parameters of :data:`REFERENCE_PARAMS`. ``_sort=_lastUpdated`` (or ``-_lastUpdated``) sorts;
         other parameters starting with ``_`` are ignored. An unknown parameter matches nothing.
         """
@@ -166,6 +170,8 @@ class ResourceIndex:
                 filters.append(lambda r, wanted=wanted: r.get("status") in wanted)
             elif name == "_lastUpdated":
                 filters.append(_date_filter(value))
+            elif name == "date" and resource_type in DATE_FIELDS:
+                filters.append(_date_filter(value, DATE_FIELDS[resource_type]))
             elif name.startswith("_"):
                 continue
             else:
@@ -201,7 +207,7 @@ def _normalise_target(value: str, param: str, base_url: str | None) -> str:
     return f"{default}/{value}" if default and "/" not in value else value
 
 
-def _date_filter(value: str):
+def _date_filter(value: str, field: str | None = None):
     prefix, raw = (value[:2], value[2:]) if value[:2] in ("gt", "ge", "lt", "le", "eq") else ("eq", value)
     bound = parse_instant(raw)
     if bound is None:
@@ -210,7 +216,7 @@ def _date_filter(value: str):
                "le": lambda m: m <= bound, "eq": lambda m: m == bound}[prefix]
 
     def matches(resource: dict[str, Any]) -> bool:
-        moment = last_updated(resource)
+        moment = last_updated(resource) if field is None else parse_instant(resource.get(field))
         return moment is not None and compare(moment)
 
     return matches

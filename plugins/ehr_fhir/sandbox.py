@@ -1,8 +1,9 @@
 """A small FHIR R4 server in-process, for ``claimbridge demo`` and tests.
 
 It holds resources in memory and answers what the ``fhir`` source asks: read, create, update, and searches
-with ``status``, ``_lastUpdated`` (gt/ge/lt/le), ``_sort=_lastUpdated``, ``_count``, ``_offset``, ``identifier``
-and the reference parameters ``beneficiary``, ``practitioner``, ``context``, ``encounter``, ``patient``. Search
+with ``status``, ``_lastUpdated`` (gt/ge/lt/le), ``_sort=_lastUpdated``, ``_count``, ``_offset``, ``identifier``,
+``date`` (Appointment.start), ``_include`` (:data:`INCLUDES`) and the reference parameters ``beneficiary``
+(several, comma separated, OR), ``practitioner``, ``context``, ``encounter``, ``patient``, ``actor``. Search
 results page with ``Bundle.link[next]`` (Medplum's router, used in the other tests, pages without links, so
 both styles get exercised). Loopback only; nothing is logged.
 
@@ -24,9 +25,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from .index import ResourceIndex, parse_instant
-from .references import FHIR_ID
+from .references import FHIR_ID, iter_references
 
 BASE_PATH = "/fhir/R4"
+#: ``_include`` values the sandbox understands → (the field holding the references, the target type)
+INCLUDES = {"Appointment:patient": ("participant", "Patient"),
+            "Appointment:practitioner": ("participant", "Practitioner"),
+            "Appointment:actor": ("participant", None)}
 DEFAULT_COUNT = 50
 MAX_COUNT = 1000
 FHIR_JSON = "application/fhir+json; charset=utf-8"
@@ -124,6 +129,7 @@ class FhirSandbox:
     def search(self, resource_type: str, query: list[tuple[str, str]]) -> dict[str, Any]:
         """A searchset Bundle for one page, with ``self`` and ``next`` links."""
         paging = {k: v for k, v in query if k in ("_count", "_offset")}
+        includes = [v for k, v in query if k == "_include"]
         count = min(max(int(paging.get("_count", DEFAULT_COUNT)), 0), MAX_COUNT)
         offset = max(int(paging.get("_offset", 0)), 0)
         criteria = [(k, v) for k, v in query if k not in ("_count", "_offset")]
@@ -135,10 +141,31 @@ class FhirSandbox:
         if count and offset + count < len(matches):
             links.append({"relation": "next",
                           "url": f"{url}?{urlencode([*criteria, ('_count', count), ('_offset', offset + count)])}"})
+        entries = [{"fullUrl": f"{self.base_url}/{r['resourceType']}/{r['id']}", "resource": r,
+                    "search": {"mode": "match"}} for r in page]
+        for r in self._included(page, includes):
+            entries.append({"fullUrl": f"{self.base_url}/{r['resourceType']}/{r['id']}", "resource": r,
+                            "search": {"mode": "include"}})
         return {"resourceType": "Bundle", "id": uuid.uuid4().hex, "type": "searchset", "total": len(matches),
-                "link": links,
-                "entry": [{"fullUrl": f"{self.base_url}/{r['resourceType']}/{r['id']}", "resource": r,
-                           "search": {"mode": "match"}} for r in page]}
+                "link": links, "entry": entries}
+
+    def _included(self, page: list[dict[str, Any]], includes: list[str]) -> list[dict[str, Any]]:
+        """What ``_include`` adds to a page (the targets of :data:`INCLUDES`), each once."""
+        found: dict[str, dict[str, Any]] = {}
+        with self._lock:
+            for include in includes:
+                if include not in INCLUDES:
+                    continue
+                field, wanted = INCLUDES[include]
+                for resource in page:
+                    if resource["resourceType"] != include.partition(":")[0]:
+                        continue
+                    for _, reference in iter_references(resource.get(field)):
+                        target = self.index.resolve(reference, wanted)
+                        if target and (wanted is None or target.startswith(f"{wanted}/")) and target not in found:
+                            kind, _, rid = target.partition("/")
+                            found[target] = copy.deepcopy(self.index.get(kind, rid))
+        return list(found.values())
 
 
 def _handler_for(sandbox: FhirSandbox) -> type[BaseHTTPRequestHandler]:

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from claimbridge import ConnectorSettings, Secret
 
+from .appointments import AppointmentSettings
 from .codes import BILLING_CODE
 
 
@@ -58,6 +59,10 @@ class CodeMapSettings(ConnectorSettings):
                     "Procedure.code and ChargeItem.code that carry no CPT/HCPCS coding")
     lookback_minutes: int = Field(10, ge=0, le=7 * 24 * 60,
                                   description="re-read this far before the bookmark to catch late updates")
+    appointments: AppointmentSettings = Field(
+        default_factory=AppointmentSettings,
+        description="the `appointments` stream: upcoming appointments with the patient's coverages, for "
+                    "insurance eligibility checks ({enabled, days_ahead, timezone})")
 
     @field_validator("procedure_code_map")
     @classmethod

@@ -1,4 +1,4 @@
-"""``type: fhir`` — a FHIR R4 REST server read with searches; one ``encounters`` stream."""
+"""``type: fhir`` — a FHIR R4 REST server read with searches; the ``encounters`` and ``appointments`` streams."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from urllib.parse import urlsplit
 
 from claimbridge import BadRecord, EhrSource, Record, RecordError, SourceError, Stream
 
+from .appointments import (
+    STREAM,
+    AppointmentBundler,
+    AppointmentWindow,
+    appointment_key,
+    appointment_start,
+    appointment_window,
+)
 from .bundler import EncounterBundler, encounter_key
 from .client import FhirClient, redact
 from .codes import ProcedureCodeMap
@@ -45,6 +53,13 @@ def _next_link(bundle: dict[str, Any]) -> str | None:
 def _same_origin(url: str, base_url: str) -> bool:
     """True when ``url`` is on the server of ``base_url`` (credentials are never sent anywhere else)."""
     return urlsplit(url)[:2] == urlsplit(base_url)[:2]
+
+
+def _included_resources(bundle: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources a search page carries because of ``_include`` (``search.mode`` include)."""
+    return [entry["resource"] for entry in bundle.get("entry") or []
+            if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") == "include"
+            and isinstance(entry.get("resource"), dict)]
 
 
 def _page_resources(bundle: dict[str, Any], where: str) -> list[Any]:
@@ -102,6 +117,10 @@ class RestLookup:
             return None
         return f"{matches[0]['resourceType']}/{matches[0]['id']}"
 
+    def can_search(self, resource_type: str, names: list[str]) -> bool:
+        """False once the server refused a search of ``resource_type`` with exactly these parameter names."""
+        return (resource_type, *sorted(set(names))) not in self._unsupported
+
     def search(self, resource_type: str, params: list[tuple[str, str]]) -> list[dict[str, Any]]:
         cache_key = (resource_type, tuple(params))
         if cache_key in self._searches:
@@ -111,7 +130,7 @@ class RestLookup:
             return []
         found: list[dict[str, Any]] = []
         url, query = resource_type, [*params, ("_count", str(self.page_size))]
-        offset = 0
+        offset, linked = 0, False
         for _ in range(MAX_RELATED_PAGES):
             bundle = self.client.get_json(url, query, tolerate=UNSUPPORTED_SEARCH)
             if bundle is None:
@@ -122,25 +141,55 @@ class RestLookup:
             if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
                 raise SourceError(f"source {self.client.source}: {redact(self.client.url(url), query)} "
                                   f"did not answer a Bundle")
-            page = [r for r in _page_resources(bundle, url)
-                    if isinstance(r, dict) and r.get("resourceType") == resource_type]
-            found.extend(page)
+            matches = _page_resources(bundle, url)
+            found.extend(r for r in matches if isinstance(r, dict) and r.get("resourceType") == resource_type)
+            for included in _included_resources(bundle):
+                self._remember(included)  # _include'd resources: later reads come from the cache
             next_link = _next_link(bundle)
             if next_link and not _same_origin(next_link, self.client.base_url):
                 raise SourceError(f"source {self.client.source}: a {resource_type} search's next-page link points "
                                   f"at another server ({urlsplit(next_link).netloc}); fix the server's base URL")
             if next_link:
-                url, query = next_link, None
+                url, query, linked = next_link, None, True
                 continue
+            if linked:
+                break  # a server that pages with links gives one on every page but the last
             total = bundle.get("total")
-            offset += len(bundle.get("entry") or [])
-            if len(bundle.get("entry") or []) < self.page_size or (isinstance(total, int) and offset >= total):
+            offset += len(matches)
+            if len(matches) < self.page_size or (isinstance(total, int) and offset >= total):
                 break
             url, query = resource_type, [*params, ("_count", str(self.page_size)), ("_offset", str(offset))]
+        found = list({f"{r.get('resourceType')}/{r.get('id')}": r for r in found}.values())
         for resource in found:
             self._remember(resource)
         self._searches[cache_key] = found
         return found
+
+    def search_by_reference(self, resource_type: str, param: str, field_name: str, targets: list[str],
+                            *, chunk: int = 50) -> None:
+        """One search for many targets (``Coverage?beneficiary=Patient/a,Patient/b``, OR), remembered per target
+        as if each had been searched alone, so the bundlers' per-patient searches need no request.
+
+        Resources are assigned to a target by resolving their ``field_name`` reference; a server that cannot
+        do the search leaves the per-target searches to fail (or succeed) on their own."""
+        wanted = [t for t in dict.fromkeys(targets) if (resource_type, ((param, t),)) not in self._searches]
+        for start in range(0, len(wanted), chunk):
+            part = wanted[start:start + chunk]
+            if len(part) == 1:
+                self.search(resource_type, [(param, part[0])])
+                continue
+            found = self.search(resource_type, [(param, ",".join(part))])
+            if (resource_type, param) in self._unsupported:
+                return
+            by_target: dict[str, list[dict[str, Any]]] = {t: [] for t in part}
+            for resource in found:
+                reference = resource.get(field_name)
+                target = (self.resolve(reference, part[0].partition("/")[0]) if isinstance(reference, dict)
+                          else None)
+                if target in by_target:
+                    by_target[target].append(resource)
+            for target, resources in by_target.items():
+                self._searches[(resource_type, ((param, target),))] = resources
 
 
 class EncounterStream(Stream):
@@ -255,6 +304,69 @@ class EncounterStream(Stream):
                 url, params = "Encounter", query(f"gt{low}" if low else None, page_offset)
 
 
+class AppointmentStream(Stream):
+    """Upcoming appointments (today through ``appointments.days_ahead`` days later), each as an appointment
+    bundle. No cursor: every run reads its whole window, so a cancellation or a move replaces the record."""
+
+    name = STREAM
+    primary_key = "id"
+    cursor_field = None
+    is_sorted = False
+
+    def __init__(self, source: FhirSource):
+        self.source = source
+        self.settings: FhirSourceSettings = source.settings
+
+    def read(self, since: datetime | None, until: datetime) -> Iterator[Record | BadRecord]:
+        until = until if until.tzinfo else until.replace(tzinfo=UTC)
+        window = appointment_window(until, self.settings.appointments)
+        lookup = RestLookup(self.source.client, self.settings.page_size)
+        appointments = self.appointments(lookup, window)
+        patients = [_patient_key(a) for a in appointments]
+        lookup.search_by_reference("Coverage", "beneficiary", "beneficiary", [p for p in patients if p])
+        bundler = AppointmentBundler(lookup, base_url=self.settings.base_url)
+        for appointment in appointments:
+            key = appointment_key(appointment)
+            try:
+                bundle = bundler.build(appointment)
+            except RecordError as exc:
+                log.warning("source %s: %s quarantined: %s (%s)", self.source.name, key, exc.reason, exc.field)
+                yield BadRecord(key=key, reason=exc.reason, field=exc.field, payload=appointment)
+                continue
+            yield Record(key=key, cursor=None, data=bundle)
+
+    def appointments(self, lookup: RestLookup, window: AppointmentWindow) -> list[Any]:
+        """The window's Appointments (every status), with their patients and practitioners ``_include``d where
+        the server can; all pages, each appointment once."""
+        dates = [("date", f"ge{fhir_instant(window.start)}"), ("date", f"lt{fhir_instant(window.end)}")]
+        included = [*dates, ("_include", "Appointment:patient"), ("_include", "Appointment:practitioner")]
+        found = lookup.search("Appointment", included)
+        if not found and not lookup.can_search("Appointment", [k for k, _ in included]):
+            found = lookup.search("Appointment", dates)
+            if not lookup.can_search("Appointment", [k for k, _ in dates]):
+                raise SourceError(f"source {self.source.name}: the server cannot search Appointment by date; "
+                                  "set appointments.enabled: false in the source's settings if it keeps no "
+                                  "appointments")
+        unique: dict[str, Any] = {}
+        for appointment in found:
+            start = appointment_start(appointment)
+            if start is not None and not window.holds(start):
+                continue  # a server that ignores the date parameters
+            unique.setdefault(appointment_key(appointment), appointment)
+        return list(unique.values())
+
+
+def _patient_key(appointment: Any) -> str | None:
+    """``Patient/<id>`` of an appointment's patient participant, when it is a literal reference."""
+    for participant in appointment.get("participant") or [] if isinstance(appointment, dict) else []:
+        actor = participant.get("actor") if isinstance(participant, dict) else None
+        text = actor.get("reference") if isinstance(actor, dict) else None
+        parsed = parse_reference(text) if isinstance(text, str) else None
+        if parsed is not None and parsed.id and parsed.type == "Patient":
+            return parsed.key
+    return None
+
+
 class FhirSource(EhrSource):
     """A FHIR R4 server: Encounters and what they refer to, as encounter bundles."""
 
@@ -269,7 +381,10 @@ class FhirSource(EhrSource):
         self.client = FhirClient(name, settings, sleep=sleep)
 
     def streams(self) -> list[Stream]:
-        return [EncounterStream(self)]
+        streams: list[Stream] = [EncounterStream(self)]
+        if self.settings.appointments.enabled:
+            streams.append(AppointmentStream(self))
+        return streams
 
     def check(self) -> None:
         self.client.check()
