@@ -20,7 +20,7 @@ from claimbridge.x12.eligibility import (
 )
 from claimbridge.x12.encode_837p import Envelope
 from claimbridge.x12.reader import iter_segments
-from claimbridge.x12.responses import parse_x12
+from claimbridge.x12.responses import X12ParseError, parse_x12
 
 ORIGINATOR = "9123456789"
 PAYER = Payer("60054", "AETNA")
@@ -229,3 +229,11 @@ def test_check_finds_a_dependent_with_a_member_id_and_a_wrong_functional_group()
 def test_check_reports_data_that_is_not_x12():
     report = check_270("hello, this is not X12")
     assert not report.ok and report.problems[0].code == "syntax"
+
+
+def test_reading_a_270_without_a_payer_name_names_the_inquiry_level():
+    text = _broken(lambda lines: _fix_counts(_without("NM1*PR")(lines)))
+    with pytest.raises(X12ParseError) as caught:
+        parse_x12(text, name="nopayer.270")
+    assert (caught.value.segment, caught.value.segment_id) == (8, "HL")
+    assert "information source (payer)" in str(caught.value) and "nopayer.270" in str(caught.value)

@@ -408,28 +408,33 @@ class EligibilityParser:
     def _inquiries(self) -> list[EligibilityInquiry]:
         inquiries = []
         for level in self._patients():
-            source, receiver, subscriber = level.ancestor("20"), level.ancestor("21"), level.ancestor("22")
-            for needed, what in ((source, "information source (payer)"), (receiver, "information receiver "
-                                 "(provider)"), (subscriber, "subscriber")):
-                if needed is None or needed.party is None:
-                    raise X12ParseError(f"the inquiry of HL {level.hl_id} has no {what} name (NM1)",
-                                        name=self.r.name, segment=level.index, segment_id="HL")
-            assert source and receiver and subscriber and source.party and receiver.party and subscriber.party
+            subscriber = level.ancestor("22")
+            payer = self._named(level, level.ancestor("20"), "information source (payer)")
+            provider = self._named(level, level.ancestor("21"), "information receiver (provider)")
+            self._named(level, subscriber, "subscriber")
+            assert subscriber is not None  # _named raised otherwise
             dependent = level if level.code == "23" else None
             service_date = next((d.start for d in level.dates if d.qualifier == "291"), None)
             if service_date is None and dependent is not None:
                 service_date = next((d.start for d in subscriber.dates if d.qualifier == "291"), None)
             traces = level.trace_numbers or subscriber.trace_numbers
             inquiries.append(EligibilityInquiry(
-                payer=Payer(source.party.id or "", source.party.name or ""),
-                provider=Provider(receiver.party.id or "", receiver.party.name or "",
-                                  receiver.party.first_name or "", not receiver.party.person),
+                payer=Payer(payer.id or "", payer.name or ""),
+                provider=Provider(provider.id or "", provider.name or "", provider.first_name or "",
+                                  not provider.person),
                 subscriber=_member(subscriber),
                 trace_number=traces[0].number if traces else "",
                 service_date=service_date,
                 service_types=tuple(level.service_types),
                 dependent=_member(dependent) if dependent is not None else None))
         return inquiries
+
+    def _named(self, patient: _Level, level: _Level | None, what: str) -> Party:
+        """The NM1 of ``level`` above an inquiry; X12ParseError when the level or its name is missing."""
+        if level is None or level.party is None:
+            raise X12ParseError(f"the inquiry of HL {patient.hl_id} has no {what} name (NM1)",
+                                name=self.r.name, segment=patient.index, segment_id="HL")
+        return level.party
 
 
 def _member(level: _Level) -> Member:
