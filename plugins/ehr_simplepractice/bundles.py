@@ -180,7 +180,7 @@ class Joiner:
         for (ref, day, clinician_key), charges in groups.items():
             client = clients[ref]
             appointment = self._appointment(client, day, clinician_key, charges)
-            attendance = (appointment.attendance if appointment is not None
+            attendance = (appointment.attendance if appointment is not None and appointment.attendance != "scheduled"
                           else charges[0].attendance or "show")
             if attendance == "cancelled":
                 continue
@@ -211,7 +211,7 @@ class Joiner:
     def bundle(self, session: Session) -> dict[str, Any]:
         """The encounter bundle of a session."""
         client = session.client
-        patient_id = f"sp-client-{digest(self.client_ref(client))}"
+        patient_id = self.patient_id(client)
         encounter_id = session.key
         resources: list[dict[str, Any]] = []
         encounter: dict[str, Any] = {
@@ -231,45 +231,26 @@ class Joiner:
             if location in self.audio_only:
                 extensions.append({"url": EXT_AUDIO_ONLY, "valueBoolean": True})
         elif location in self.offices:
-            name, office = self.offices[location]
-            location_id = f"sp-location-{digest(name)}"
-            place: dict[str, Any] = {"resourceType": "Location", "id": location_id, "status": "active",
-                                     "name": name,
-                                     "type": [{"coding": [{"system": POS, "code": office.pos}]}]}
-            if office.address is not None:
-                place["address"] = {"line": list(office.address.line), "city": office.address.city,
-                                    "state": office.address.state, "postalCode": office.address.postal_code}
+            place = self.office(location)
             resources.append(place)
-            encounter["location"] = [{"location": {"reference": f"Location/{location_id}"}}]
+            encounter["location"] = [{"location": {"reference": f"Location/{place['id']}"}}]
         if extensions:
             encounter["extension"] = extensions
         if appointment is not None and appointment.minutes:
             encounter["length"] = {"value": appointment.minutes, "unit": "min",
                                    "system": "http://unitsofmeasure.org", "code": "min"}
         # clinicians
-        participants = []
-        found = self.clinicians.get(_normal(session.clinician))
-        practitioner_ids = []
-        if found is not None:
-            name, clinician = found
-            participants.append(("PPRF", name, clinician))
-            if clinician.supervisor:
-                participants.append(("SPRF", clinician.supervisor, self.settings.clinicians[clinician.supervisor]))
-        else:
-            participants.append(("PPRF", session.clinician, None))
         encounter["participant"] = []
-        for role, name, clinician in participants:
-            practitioner_id = f"sp-clinician-{digest(_normal(name))}"
-            practitioner_ids.append(practitioner_id)
+        for role, practitioner_id, practitioner in self.practitioners(session.clinician):
             encounter["participant"].append({
                 "type": [{"coding": [{"system": PARTICIPATION_TYPE, "code": role}]}],
                 "individual": {"reference": f"Practitioner/{practitioner_id}"}})
-            resources.append(_practitioner(practitioner_id, name, clinician))
+            resources.append(practitioner)
         # the patient and the plans
         resources.append(_patient(patient_id, client))
         primary = min(session.plans, key=lambda p: p.order) if session.plans else None
         for plan in session.plans:
-            resources.extend(self._coverage(plan, patient_id, session))
+            resources.extend(self.coverage(plan, patient_id, session.charges))
         diagnoses = primary.diagnoses if primary is not None else ()
         if not diagnoses:
             diagnoses = next((p.diagnoses for p in self.plans.get(self.client_ref(client), []) if p.diagnoses), ())
@@ -298,11 +279,44 @@ class Joiner:
         return {"resourceType": "Bundle", "type": "collection",
                 "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in entries]}
 
-    def _coverage(self, plan: Plan, patient_id: str, session: Session) -> list[dict[str, Any]]:
+    def office(self, location: str) -> dict[str, Any]:
+        """The Location of an office in ``service_locations`` (``location``: its normalised name)."""
+        name, office = self.offices[location]
+        place: dict[str, Any] = {"resourceType": "Location", "id": f"sp-location-{digest(name)}",
+                                 "status": "active", "name": name,
+                                 "type": [{"coding": [{"system": POS, "code": office.pos}]}]}
+        if office.address is not None:
+            place["address"] = {"line": list(office.address.line), "city": office.address.city,
+                                "state": office.address.state, "postalCode": office.address.postal_code}
+        return place
+
+    def practitioners(self, clinician: str) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(participant type, Practitioner id, Practitioner)`` of a clinician named in an export: the
+        rendering clinician (``PPRF``) and, when configured, the supervisor (``SPRF``)."""
+        found = self.clinicians.get(_normal(clinician))
+        if found is None:
+            people = [("PPRF", clinician, None)]
+        else:
+            name, settings = found
+            people = [("PPRF", name, settings)]
+            if settings.supervisor:
+                people.append(("SPRF", settings.supervisor, self.settings.clinicians[settings.supervisor]))
+        out = []
+        for role, name, settings in people:
+            practitioner_id = f"sp-clinician-{digest(_normal(name))}"
+            out.append((role, practitioner_id, _practitioner(practitioner_id, name, settings)))
+        return out
+
+    def patient_id(self, client: Client) -> str:
+        return f"sp-client-{digest(self.client_ref(client))}"
+
+    def coverage(self, plan: Plan, patient_id: str, charges: tuple[Charge, ...] = ()) -> list[dict[str, Any]]:
+        """The payer Organization, the subscriber (a RelatedPerson, when the client is not the subscriber) and
+        the Coverage of one plan row; ``charges`` (billing rows) may name the payer id the plan row lacks."""
         payer_id = plan.payer_id
         if payer_id is None:
             # the billing row's "Name (PayerID)" cell names the id the insurance export left out
-            for charge in session.charges:
+            for charge in charges:
                 for cell in (charge.primary, charge.secondary):
                     if cell and cell[1] and name_key(cell[0], "") == name_key(plan.payer_name, ""):
                         payer_id = cell[1]

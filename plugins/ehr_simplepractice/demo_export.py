@@ -14,7 +14,13 @@ Files (one kind per file; headers exactly as :mod:`.layouts` gives them, in that
 * ``appointments`` — every appointment: the 31 demo encounters (``Show``) and the extra, non-billable
   appointments of :data:`EXTRA_APPOINTMENTS` (``Late Cancelled``, ``No Show``, ``Cancelled``, and one free
   ``Show``).
-* ``clients`` — the demo Patients. ``insurance`` — the demo Coverages, with the client's diagnoses.
+* ``upcoming`` — a second appointments export, of the coming days (``appointments-upcoming-<today>.csv``): the
+  FHIR demo's appointments from today to 4 days ahead (``appt-01`` … ``appt-13``) with a blank Status
+  (``Cancelled`` for ``appt-12``), the ``appointments`` stream's eligibility scenarios with the same clients and
+  member ids (``…INACTIVE``, ``…CARVEOUT``, ``…NOVISITS``, ``…AUTH``, ``…HIGHDED``, the child on her mother's
+  plan, two plans, no plan). They have no billing rows and change no session.
+* ``clients`` — the demo Patients (pat-08 … pat-12 have upcoming appointments only). ``insurance`` — the demo
+  Coverages, with the client's diagnoses.
 * ``insurance_payments`` — payments recorded for attended sessions at least :data:`PAID_AFTER_DAYS` days old.
 
 Quirks the source must cope with (and which sessions carry them):
@@ -80,15 +86,19 @@ from claimbridge.plugins.ehr_fhir.demo_data import (
 from .layouts import APPOINTMENTS, BILLING, CLIENTS, INSURANCE, INSURANCE_PAYMENTS, Layout
 
 #: the kinds of file written, in order
-KINDS = ("billing", "appointments", "clients", "insurance", "insurance_payments")
+KINDS = ("billing", "appointments", "clients", "insurance", "insurance_payments", "upcoming")
 FORMS = ("csv", "xlsx", "zip")
 #: file name stems by kind (the date of the export is appended)
 FILE_STEMS = {"billing": "appointment-status", "appointments": "appointments", "clients": "clients",
-              "insurance": "client-insurance", "insurance_payments": "insurance-payments"}
+              "insurance": "client-insurance", "insurance_payments": "insurance-payments",
+              "upcoming": "appointments-upcoming"}
 #: the 18 columns of the billing report as seen in a real download (DOMAIN.md)
 BILLING_COLUMNS = 18
 TELEHEALTH_LOCATIONS = ["Video Office", "Telehealth"]
 AUDIO_ONLY_LOCATIONS = ["Phone"]
+#: the practice's time zone (the FHIR demo writes its times at -06:00): ``appointments.timezone`` of a source
+#: that should read the export's times as the practice's wall clock (the demo's source leaves it at UTC)
+PRACTICE_TIMEZONE = "America/Chicago"
 #: the Location written for a video session
 VIDEO_LOCATION = "Video Office"
 #: rendering clinician → supervising clinician, as the FHIR demo has them (not expressible in the export)
@@ -126,6 +136,8 @@ EXTRA_APPOINTMENTS = (
     # a free phone check-in: Total Fee $0.00, NO CHARGE on both sides
     ("sp-free", "pat-05", "prac-lcsw", "Show", "90832", 20, 9, "14:00", "Phone", Decimal("0.00")),
 )
+#: FHIR Appointment.status → the appointments export's Status of an upcoming appointment (blank: not yet seen)
+UPCOMING_STATUSES = {"booked": "", "pending": "", "cancelled": "Cancelled"}
 _CENT = Decimal("0.01")
 _RELATIONSHIPS = {"self": "Self", "spouse": "Spouse", "child": "Child"}
 _ORDERS = {1: "Primary", 2: "Secondary", 3: "Tertiary"}
@@ -173,6 +185,8 @@ class _Session:
     days_ago: int
     #: a fee that is not for a session (late cancel): billed to the client only
     client_only: bool = False
+    #: the code booked, for an appointment without billing lines (an upcoming one)
+    booked_code: str | None = None
 
 
 def _coding(concept: dict | None, systems: tuple[str, ...]) -> str | None:
@@ -210,6 +224,7 @@ class _Practice:
             npi = next(i["value"] for i in prac["identifier"] if i.get("system") == NPI)
             self.clinicians[self.clinician_names[prac["id"]]] = {"npi": npi, "taxonomy": taxonomy}
         self.locations = {loc["id"]: loc for loc in self.kind["Location"]}
+        self.upcoming = sorted(self._upcoming_sessions(), key=lambda s: (s.start, self.client_name(s.patient), s.id))
         self.sessions = sorted(self._encounter_sessions() + self._extra_sessions(),
                                key=lambda s: (s.start, self.client_name(s.patient), s.id))
 
@@ -333,6 +348,26 @@ class _Practice:
             ))
         return out
 
+    def _upcoming_sessions(self) -> list[_Session]:
+        """The FHIR demo's appointments from today on (:data:`UPCOMING_STATUSES`; the past ones are sessions)."""
+        out = []
+        for appointment in self.kind.get("Appointment", []):
+            start = dt.datetime.fromisoformat(appointment["start"][:19])
+            if start.date() < self.today:
+                continue
+            actors = [_ref_id(p["actor"]) for p in appointment["participant"]]
+            kinds = [p["actor"]["reference"].split("/", 1)[0] for p in appointment["participant"]]
+            location = next((self.locations[a]["name"] for a, k in zip(actors, kinds, strict=True)
+                             if k == "Location"), VIDEO_LOCATION)
+            out.append(_Session(
+                id=appointment["id"], patient=actors[kinds.index("Patient")],
+                clinician=actors[kinds.index("Practitioner")], start=start,
+                minutes=appointment["minutesDuration"], status=UPCOMING_STATUSES[appointment["status"]],
+                location=location, lines=[], days_ago=(self.today - start.date()).days,
+                booked_code=_coding(appointment["serviceType"][0], (CPT,)),
+            ))
+        return out
+
     def _extra_sessions(self) -> list[_Session]:
         out = []
         for sid, patient, clinician, status, code, minutes, days_ago, start, location, fee in EXTRA_APPOINTMENTS:
@@ -453,11 +488,11 @@ def _billing_rows(practice: _Practice) -> tuple[list[list[str]], list[list[str]]
     return rows, payment_rows
 
 
-def _appointment_rows(practice: _Practice) -> list[list[str]]:
+def _appointment_rows(practice: _Practice, sessions: list[_Session] | None = None) -> list[list[str]]:
     rows = []
-    for session in practice.sessions:
+    for session in practice.sessions if sessions is None else sessions:
         end = session.start + dt.timedelta(minutes=session.minutes)
-        code = session.lines[0].code if session.lines else next(
+        code = session.lines[0].code if session.lines else session.booked_code or next(
             e[4] for e in EXTRA_APPOINTMENTS if e[0] == session.id)
         rows.append([
             _date(session.start.date()), _time(session.start), _time(end), str(session.minutes),
@@ -597,6 +632,7 @@ def demo_reports(today: dt.date) -> dict[str, tuple[list[str], list[list[Any]]]]
     return {
         "billing": (headers(BILLING, BILLING_COLUMNS), billing),
         "appointments": (headers(APPOINTMENTS), _appointment_rows(practice)),
+        "upcoming": (headers(APPOINTMENTS), _appointment_rows(practice, practice.upcoming)),
         "clients": (headers(CLIENTS), _client_rows(practice)),
         "insurance": (headers(INSURANCE), _insurance_rows(practice)),
         "insurance_payments": (headers(INSURANCE_PAYMENTS), payments),

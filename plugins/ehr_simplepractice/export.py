@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import FileProblem, Table, read_tables
-from .layouts import ATTENDANCE
+from .layouts import ATTENDANCE, UPCOMING
 from .mapping import MappingError, Row, describe_unknown, detect, rows
 from .values import (
     name_key,
@@ -109,7 +109,7 @@ class Appointment:
     client_id: str | None
     clinician: str
     code: str | None
-    attendance: str
+    attendance: str  # show, late_cancel, no_show, cancelled, or scheduled (not happened yet)
     location: str | None
     origin: Origin
 
@@ -308,10 +308,10 @@ def _plan(row: Row, origin: Origin) -> Plan:
 
 
 def _appointment(row: Row, origin: Origin) -> Appointment:
-    status = (row.get("status") or "").strip().lower()
-    if status not in ATTENDANCE:
+    status = " ".join((row.get("status") or "").split()).lower()
+    if status not in ATTENDANCE and status not in UPCOMING:
         raise _CellError("status", f"{_header(row, 'status')}: {row.get('status')!r} is not Show, Late "
-                                   "Cancelled, No Show or Cancelled")
+                                   "Cancelled, No Show, Cancelled, or Scheduled (or blank) for an upcoming one")
     day = _cell(row, "date", parse_date, required=True)
     start = _cell(row, "start_time", parse_time)
     end = _cell(row, "end_time", parse_time)
@@ -323,7 +323,8 @@ def _appointment(row: Row, origin: Origin) -> Appointment:
     return Appointment(day=day, start=start, minutes=minutes,
                        client_name_key=name_key(*_person_name(row, "client")), client_id=_text(row, "client_id"),
                        clinician=_clinician(row), code=_code(row.get("service_code")),
-                       attendance=ATTENDANCE[status], location=_text(row, "location"), origin=origin)
+                       attendance=ATTENDANCE.get(status) or UPCOMING[status], location=_text(row, "location"),
+                       origin=origin)
 
 
 def _clinician(row: Row) -> str:

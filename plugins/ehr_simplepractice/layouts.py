@@ -179,5 +179,10 @@ ATTENDANCE = {
     "canceled": "cancelled",
 }
 
+#: appointments export statuses of an appointment that has not happened yet (a blank Status too) → attendance
+#: ``scheduled``: read by the ``appointments`` stream; a billing row is never read with it
+UPCOMING = {"": "scheduled", "scheduled": "scheduled", "confirmed": "scheduled", "unconfirmed": "scheduled",
+            "booked": "scheduled", "pending": "scheduled"}
+
 #: payment statuses of the billing report
 PAYMENT_STATUSES = ("PAID", "UNPAID", "NO CHARGE", "OVER")

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from claimbridge import ConnectorSettings
 from claimbridge.plugins.clearinghouse_sftp.settings import SftpSettings
+from claimbridge.plugins.ehr_fhir.appointments import AppointmentSettings
 
 from .mapping import validate_overrides
 
@@ -70,6 +71,11 @@ class SimplePracticeSettings(ConnectorSettings):
                                           "{header, occurrence} or {position} (see the plugin's README)")
     read_payments: bool = Field(True, description="also read the insurance payments report into the "
                                                   "`insurance_payments` stream, to compare with the 835s")
+    appointments: AppointmentSettings = Field(
+        default_factory=AppointmentSettings,
+        description="the `appointments` stream: upcoming appointments of the appointments export with the "
+                    "client's plans, for insurance eligibility checks ({enabled, days_ahead, timezone}; the "
+                    "export's times are read in timezone)")
 
     @field_validator("columns")
     @classmethod

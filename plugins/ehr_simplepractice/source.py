@@ -7,6 +7,8 @@ Streams:
   re-dropped or overlapping export yields the same records with the same payloads (stored once).
 * ``insurance_payments`` — the insurance payments the practice recorded in SimplePractice (kept in
   ``source_records``, to compare with the 835s).
+* ``appointments`` — upcoming appointments as appointment bundles (``appointments.py``), for eligibility checks;
+  read whole every run (no cursor).
 
 Unusable rows and files come out as :class:`~claimbridge.BadRecord` (file, row number, field, reason, the cells),
 so the sync runner quarantines them and the rest of the file goes on.
@@ -21,12 +23,15 @@ import posixpath
 import stat
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from claimbridge import BadRecord, EhrSource, Record, Stream
 from claimbridge.errors import FatalError, TransmitError
+from claimbridge.plugins.ehr_fhir.appointments import STREAM as APPOINTMENTS_STREAM
+from claimbridge.plugins.ehr_fhir.appointments import appointment_window
 
+from .appointments import UpcomingAppointments
 from .bundles import Joiner, digest
 from .export import EXPORT_SUFFIXES, Export, RowProblem, load_export
 from .files import file_digest
@@ -89,6 +94,31 @@ class EncounterStream(_ExportStream):
             yield Record(key=session.key, cursor=_cursor(session.stamp), data=joiner.bundle(session))
 
 
+class AppointmentStream(Stream):
+    """Upcoming appointments (today through ``appointments.days_ahead`` days later) as appointment bundles, from
+    every appointments export in the folder. No cursor: each run reads its whole window, so a cancellation in a
+    newer export replaces the booked record."""
+
+    name = APPOINTMENTS_STREAM
+    primary_key = "id"
+    cursor_field = None
+    is_sorted = False
+
+    def __init__(self, source: SimplePracticeSource):
+        self.source = source
+
+    def read(self, since: datetime | None, until: datetime) -> Iterator[Record | BadRecord]:
+        export = self.source.export(until)
+        window = appointment_window(until if until.tzinfo else until.replace(tzinfo=UTC),
+                                    self.source.settings.appointments)
+        for item in UpcomingAppointments(Joiner(export, self.source.settings), window).read():
+            if isinstance(item, RowProblem):
+                yield _bad(item)
+            else:
+                key, bundle = item
+                yield Record(key=key, cursor=None, data=bundle)
+
+
 class PaymentStream(_ExportStream):
     """Insurance payments recorded in SimplePractice."""
 
@@ -130,6 +160,8 @@ class SimplePracticeSource(EhrSource):
         streams: list[Stream] = [EncounterStream(self)]
         if self.settings.read_payments:
             streams.append(PaymentStream(self))
+        if self.settings.appointments.enabled:
+            streams.append(AppointmentStream(self))
         return streams
 
     def check(self) -> None:
