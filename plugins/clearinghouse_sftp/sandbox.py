@@ -326,6 +326,18 @@ def _member_data(root: Path, members: EligibilityModel | Path | str | None) -> E
     return EligibilityModel.load(configured) if configured.is_file() else EligibilityModel()
 
 
+def _members_source(root: Path, members: EligibilityModel | Path | str | None) -> str:
+    if isinstance(members, EligibilityModel):
+        return "the member data given"
+    if members is not None:
+        return str(members)
+    configured = root / PRIVATE_FOLDER / "members.yaml"
+    if configured.is_file():
+        return str(configured)
+    return ("the built-in member rules (ids ending in INACTIVE, CARVEOUT, NOVISITS, AUTH, HIGHDED, NOTFOUND; "
+            f"others active; configure in {configured})")
+
+
 def _read_authorized_keys(paths: Iterable[Path | str]) -> frozenset[str]:
     """Base64 key blobs from OpenSSH public key files (``type base64 [comment]`` per line)."""
     blobs = set()
@@ -345,14 +357,16 @@ def _read_authorized_keys(paths: Iterable[Path | str]) -> frozenset[str]:
 
 def serve(root: Path | str, host: str = "127.0.0.1", port: int = 2222, username: str = "claimbridge",
           password: str | None = None, authorized_key_paths: Iterable[Path | str] = (), *,
-          max_bytes: int | None = None, echo: Callable[[str], None] = print, answer: bool = True) -> None:
+          max_bytes: int | None = None, echo: Callable[[str], None] = print, answer: bool = True,
+          members: EligibilityModel | Path | str | None = None) -> None:
     """Run the sandbox clearinghouse in the foreground until Ctrl-C (``claimbridge sandbox serve``).
 
     Prints the address, the folders, the host key fingerprint and the known_hosts file it wrote
-    (``<root>/.sandbox/known_hosts``), which settings can point ``known_hosts`` at.
+    (``<root>/.sandbox/known_hosts``), which settings can point ``known_hosts`` at, and where the member data
+    for 270s comes from (``members``, else ``<root>/.sandbox/members.yaml``, else the built-in rules).
     """
     sandbox = SandboxClearinghouse(root, host, port, username, password, authorized_key_paths,
-                                   max_bytes=max_bytes, answer=answer)
+                                   max_bytes=max_bytes, answer=answer, members=members)
     sandbox.start()
     try:
         known_hosts = sandbox.write_known_hosts(sandbox.root / PRIVATE_FOLDER / "known_hosts")
@@ -363,6 +377,7 @@ def serve(root: Path | str, host: str = "127.0.0.1", port: int = 2222, username:
         echo(f"root {sandbox.root}: upload to {layout.upload}/, responses in {layout.responses}/, "
              f"archive in {layout.archive}/")
         echo(f"host key {sandbox.host_key.get_name()} {sandbox.host_key_fingerprint}, pinned in {known_hosts}")
+        echo(f"270s answered from {_members_source(sandbox.root, members)}")
         echo("press Ctrl-C to stop")
         sandbox.serve_forever()
     except KeyboardInterrupt:
