@@ -128,7 +128,11 @@ class Loader:
         self.raw.commit()
         cur.close()
 
+    def close(self) -> None:
+        self.raw.close()
+
     def finish(self) -> None:
+        """Move the sequences past the loaded ids and ANALYZE (on a connection of its own)."""
         cur = self.raw.cursor()
         if self.postgres:
             for table in ("encounters", "claims", "claim_versions", "claim_lines", "claim_events", "batches",
@@ -156,10 +160,17 @@ def statuses(claims: int, seed: int = 7) -> list[str]:
     return settled + flight  # index 0 is claim 1 (the oldest)
 
 
-def load(store, claims: int) -> dict:
-    """Fill a migrated, empty store with ``claims`` claims and what goes with them; returns row counts."""
+def load(store, claims: int, with_triggers: bool = False) -> dict:
+    """Fill a migrated, empty store with ``claims`` claims and what goes with them; returns row counts.
+
+    The rollup triggers (migration 0008) are dropped for the load and the rollups filled set-based afterwards,
+    unless ``with_triggers`` (to see what the triggers cost per row)."""
+    from claimbridge.store import rollups
     from claimbridge.store.models import Claim
 
+    if not with_triggers and hasattr(rollups, "drop_triggers"):
+        with store.engine.begin() as connection:
+            rollups.drop_triggers(connection)
     loader = Loader(store)
     status = statuses(claims)
     rng = random.Random(11)
@@ -188,9 +199,12 @@ def load(store, claims: int) -> dict:
     two_versions = {n for n in range(1, claims + 1) if n % 50 == 0}
     extra = {}
     filters = {"payer_id", "rendering_npi", "service_date", "patient_key"} <= set(Claim.__table__.c.keys())
+    charged = "charge" in Claim.__table__.c
     claim_columns = ["id", "encounter_id", "current_version", "status", "pcn", "created_at", "updated_at"]
     if filters:  # the list filters another change adds to claims: filled like intake fills them
         claim_columns += ["payer_id", "rendering_npi", "service_date", "patient_key"]
+    if charged:  # the current version's FHIR total (the stub's 150.00), in cents
+        claim_columns.append("charge")
 
     def patient(n: int) -> str:
         return f"patient-{n % 40000:05d}"
@@ -205,6 +219,8 @@ def load(store, claims: int) -> dict:
                    loader.at(min(day[n - 1] + 30, DAYS), n % 36000))
             if filters:
                 row += (PAYERS[n % len(PAYERS)], f"{1000000000 + n % 40:010d}", service_date(n), patient(n))
+            if charged:
+                row += (15000,)
             yield row
 
     counts["claims"] = loader.load("claims", claim_columns, claim_rows())
@@ -351,17 +367,27 @@ def load(store, claims: int) -> dict:
                     "amount", "category", "action", "explanation", "status", "resolution", "created_at"],
         denial_rows)
     load_seconds = time.perf_counter() - start
-    loader.finish()
+    loader.close()
+    rollup_seconds = None
+    if not with_triggers and hasattr(rollups, "rebuild"):  # one INSERT … SELECT per rollup, then the triggers
+        began = time.perf_counter()
+        with store.engine.begin() as connection:
+            rollups.rebuild(connection)
+            rollups.create_triggers(connection)
+        rollup_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    Loader(store).finish()
     counts["_rows"] = loader.rows
     counts["_load_seconds"] = round(load_seconds, 1)
-    counts["_analyze_seconds"] = round(time.perf_counter() - start - load_seconds, 1)
+    counts["_rollup_seconds"] = round(rollup_seconds, 1) if rollup_seconds is not None else None
+    counts["_analyze_seconds"] = round(time.perf_counter() - began, 1)
     return counts
 
 
 # -- driving the API -----------------------------------------------------------------------------------------
 
 
-def make_runtime(root: Path, db_url: str):
+def make_runtime(root: Path, db_url: str, report_cache_seconds: float = 0.0):
     from claimbridge.demo import client_key, demo_config, write_payer_profiles
     from claimbridge.pipeline import Runtime
 
@@ -370,6 +396,7 @@ def make_runtime(root: Path, db_url: str):
     known_hosts.write_text("")
     config = yaml.safe_load(demo_config("http://127.0.0.1:9/fhir", 2222, key, known_hosts))
     config["database"]["url"] = db_url
+    config.setdefault("web", {})["report_cache_seconds"] = report_cache_seconds
     write_payer_profiles(root / "payers")
     path = root / "claimbridge.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
@@ -477,6 +504,10 @@ def main(argv: list[str] | None = None) -> dict:
                              "and dropped)")
     parser.add_argument("--database", type=Path, help="SQLite file to keep; reused (not loaded again) if it exists")
     parser.add_argument("--only", help="regular expression: only the endpoints whose label matches")
+    parser.add_argument("--load-with-triggers", action="store_true",
+                        help="keep the rollup triggers during the load (to see their cost per row)")
+    parser.add_argument("--report-cache-seconds", type=float, default=0.0,
+                        help="web.report_cache_seconds (default 0: every request computes its report)")
     args = parser.parse_args(argv)
 
     from claimbridge.store.db import open_store
@@ -493,15 +524,16 @@ def main(argv: list[str] | None = None) -> dict:
         try:
             store = open_store(url)
             if args.postgres or not reuse:
-                counts = load(store, args.claims)
+                counts = load(store, args.claims, args.load_with_triggers)
                 print(f"loaded {counts['_rows']:,} rows for {counts['claims']:,} claims in {counts['_load_seconds']} s "
-                      f"(+ {counts['_analyze_seconds']} s ANALYZE) into {store.engine.dialect.name}: "
+                      f"(+ {counts['_rollup_seconds']} s rollups, {counts['_analyze_seconds']} s ANALYZE) into "
+                      f"{store.engine.dialect.name}: "
                       + ", ".join(f"{k} {v:,}" for k, v in counts.items() if not k.startswith("_")), flush=True)
             else:
                 counts = {}
                 print(f"reusing {db}", flush=True)
             store.dispose()
-            runtime = make_runtime(folder, url)
+            runtime = make_runtime(folder, url, args.report_cache_seconds)
             try:
                 print(f"{args.requests} requests per endpoint (n: fewer when they took over {args.budget:g} s) after "
                       f"{args.warmup} warm-up; ms; × = p95 over the floor")

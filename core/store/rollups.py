@@ -36,9 +36,13 @@ def _list(values) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
 
 
-def _current(rc: str = "rc") -> str:
-    """The current adjudication: a matched 835 claim payment that was not reversed and is no reversal."""
-    return f"{rc}.reversed_by_id IS NULL AND {rc}.outcome <> 'reversal' AND {rc}.match = 'matched'"
+def _current(rc: str = "rc", dialect: str = "postgresql") -> str:
+    """The current adjudication: a matched 835 claim payment that was not reversed and is no reversal.
+
+    On SQLite the ``match`` term is written ``+match`` so the planner cannot pick ix_remittance_claims_match (every
+    matched payment) over the claim id: without ANALYZE statistics it would, and a trigger would scan them all."""
+    match = f"+{rc}.match" if dialect == "sqlite" else f"{rc}.match"
+    return f"{rc}.reversed_by_id IS NULL AND {rc}.outcome <> 'reversal' AND {match} = 'matched'"
 
 
 def _days(dialect: str) -> str:
@@ -89,20 +93,20 @@ def facts(dialect: str) -> tuple[Facts, ...]:
               f"max(CASE WHEN rc.outcome = 'denied' THEN 1 ELSE 0 END) "
               f"FROM remittance_claims rc JOIN remittances r ON r.id = rc.remittance_id "
               f"JOIN claims c ON c.id = rc.claim_id "
-              f"WHERE {{ids:rc.claim_id}} AND {_current()} AND rc.outcome IN {_list(ADJUDICATED)} "
+              f"WHERE {{ids:rc.claim_id}} AND {_current('rc', dialect)} AND rc.outcome IN {_list(ADJUDICATED)} "
               f"GROUP BY rc.claim_id, c.payer_id",
               (Rollup("rollup_adjudications", ("payer_id", "payer_name"),
                       {"claims": "count(*)", "denied": "sum(denied)"}),)),
         Facts("rollup_category_facts", ("claim_id", "category", "amount"),
               f"SELECT d.claim_id, d.category, sum(d.amount) FROM denials d "
               f"JOIN remittance_claims rc ON rc.id = d.remittance_claim_id "
-              f"WHERE {{ids:d.claim_id}} AND {_current()} GROUP BY d.claim_id, d.category",
+              f"WHERE {{ids:d.claim_id}} AND {_current('rc', dialect)} GROUP BY d.claim_id, d.category",
               (Rollup("rollup_denial_categories", ("category",), {"claims": "count(*)", "amount": "sum(amount)"}),)),
         Facts("rollup_payment_facts", ("claim_id", "payer_name", "days", "payer_id", "payments", "paid", "charge"),
               f"SELECT rc.claim_id, r.payer_name, {days}, coalesce(c.payer_id, ''), count(*), sum(rc.paid), "
               f"sum(rc.charge) FROM remittance_claims rc JOIN remittances r ON r.id = rc.remittance_id "
               f"JOIN claims c ON c.id = rc.claim_id "
-              f"WHERE {{ids:rc.claim_id}} AND {_current()} AND rc.outcome IN {_list(PAID)} "
+              f"WHERE {{ids:rc.claim_id}} AND {_current('rc', dialect)} AND rc.outcome IN {_list(PAID)} "
               f"AND r.payment_date IS NOT NULL AND c.service_date IS NOT NULL "
               f"GROUP BY rc.claim_id, r.payer_name, {days}, c.payer_id",
               (Rollup("rollup_payment_days", ("payer_id", "payer_name", "days"),
@@ -282,7 +286,7 @@ def rebuild(connection) -> None:
     connection.execute(text(
         "INSERT INTO rollup_outcomes (outcome, payments, charge, paid, patient_responsibility) "
         "SELECT rc.outcome, count(*), sum(rc.charge), sum(rc.paid), sum(coalesce(rc.patient_responsibility, 0)) "
-        f"FROM remittance_claims rc WHERE {_current()} GROUP BY rc.outcome"))
+        f"FROM remittance_claims rc WHERE {_current('rc', dialect)} GROUP BY rc.outcome"))
     connection.execute(text("INSERT INTO rollup_open_denials (category, denials, amount) "
                             "SELECT category, count(*), sum(amount) FROM denials WHERE status = 'open' "
                             "GROUP BY category"))
