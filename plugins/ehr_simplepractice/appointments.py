@@ -52,7 +52,12 @@ class UpcomingAppointments:
 
     def read(self) -> Iterator[tuple[str, dict[str, Any]] | RowProblem]:
         """``(key, bundle)`` per appointment in the window (the newest row of each key), and the rows that
-        cannot make one (no such client, no start time) as :class:`RowProblem`."""
+        cannot make one as :class:`RowProblem`: every appointments-export row that could not be read (an
+        unreadable date or status: its day is unknown, so it may be in the window), and the window's rows
+        naming no known client or no start time."""
+        for problem in self.joiner.export.problems:
+            if problem.kind == "appointments":
+                yield problem
         newest: dict[str, tuple[Appointment, Client, datetime]] = {}
         for appointment in self.joiner.export.appointments:  # oldest file first
             if not self.window.first_day <= appointment.day <= self.window.last_day:

@@ -49,6 +49,8 @@ class RowProblem:
     field: str | None = None
     cells: tuple[str, ...] = ()
     stamp: datetime | None = None
+    #: the kind of report the row is from (``appointments``, ``billing`` …), when known
+    kind: str | None = None
 
     @property
     def key(self) -> str:
@@ -212,7 +214,7 @@ def _load_table(export: Export, table: Table, stamp: datetime, overrides) -> Non
             record = reader(row, origin)
         except _CellError as exc:
             export.problems.append(RowProblem(row.file, row.number, exc.reason, field=exc.field, cells=row.cells,
-                                              stamp=stamp))
+                                              stamp=stamp, kind=layout.kind))
             continue
         if record is not None:
             target.append(record)
