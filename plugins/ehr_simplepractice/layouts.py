@@ -95,7 +95,7 @@ APPOINTMENTS = Layout(
         Column("client_id", "Client ID", about="SimplePractice client id"),
         Column("clinician", "Clinician", True, about="the clinician's name"),
         Column("service_code", "Service Code", about="CPT/HCPCS code booked"),
-        Column("status", "Status", True, about="Show, Late Cancelled, No Show, Cancelled"),
+        Column("status", "Status", True, about="Show, Late Cancelled, No Show, Cancelled; blank or Scheduled: upcoming"),
         Column("location", "Location", about="office name, or Video Office / Telehealth / Phone"),
     ),
     signature=("Date", "Client", "Clinician", "Status"),
