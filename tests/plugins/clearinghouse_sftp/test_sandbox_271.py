@@ -387,3 +387,25 @@ def test_270_uploaded_over_sftp_is_answered_with_999_and_271(sandbox, sandbox_se
     # the temporary files are gone and the ISA13s differ
     assert sorted(p.name for p in (sandbox.root / "outbound").iterdir()) == names
     assert segments(ack_999, "ISA")[0][13] != segments(eligibility, "ISA")[0][13]
+
+
+def test_carve_out_answer_segments_for_a_dependent():
+    """The exact shape of one answer: subscriber loop with the plan REFs, the dependent with the echoed TRN,
+    the payer's own TRN, the carve-out EB with its 2120D entity."""
+    question = inquiry("carve_out", dependent=DEPENDENT, trace="EL0009")
+    coverage = coverage_for("carve_out", SandboxPlan(), dependent=True)
+    answer_ = Answer271(question, coverage.benefits[:2], references=(), dates=coverage.dates,
+                        payer_trace_number="SBX1")
+    text = encode_271([answer_], envelope=envelope(), trace_originators={"EL0009": ORIGINATOR}).text
+    assert text.split("~\n")[2:-1] == [
+        "ST*271*0001*005010X279A1", "BHT*0022*11*000000321*20261127*0930",
+        "HL*1**20*1", "NM1*PR*2*AETNA*****PI*60054",
+        "HL*2*1*21*1", "NM1*1P*2*CALM MINDS THERAPY*****XX*1234567893",
+        "HL*3*2*22*1", "NM1*IL*1*DOE*JANE****MI*W100000003CARVEOUT", "DMG*D8*19850402*F",
+        "HL*4*3*23*0", "TRN*2*EL0009*9123456789", "TRN*1*SBX1*9SANDBOXCH", "NM1*03*1*DOE*SAM",
+        "DMG*D8*20120601*M", "DTP*346*D8*20260101",
+        "EB*1*FAM*30*PR*SANDBOX GOLD PPO",
+        "EB*U*IND*MH^A4^A6^A8", "MSG*MENTAL HEALTH BENEFITS ARE ADMINISTERED BY MAGELLAN BEHAVIORAL HEALTH",
+        "LS*2120", "NM1*PR*2*MAGELLAN BEHAVIORAL HEALTH*****PI*01260", "PER*IC*BEHAVIORAL HEALTH*TE*8007888273",
+        "LE*2120",
+        "SE*23*0001", "GE*1*321", "IEA*1*000000321"]
