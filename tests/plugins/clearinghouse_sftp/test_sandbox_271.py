@@ -409,3 +409,14 @@ def test_carve_out_answer_segments_for_a_dependent():
         "LS*2120", "NM1*PR*2*MAGELLAN BEHAVIORAL HEALTH*****PI*01260", "PER*IC*BEHAVIORAL HEALTH*TE*8007888273",
         "LE*2120",
         "SE*23*0001", "GE*1*321", "IEA*1*000000321"]
+
+
+def test_a_broken_group_or_envelope_is_rejected_whole():
+    text = build_270([inquiry("active")])
+    group = answer(text.replace("*X*005010X279A1~", "*X*005010X222A1~", 1))
+    assert group.eligibility_271 is None
+    assert segments(group.ack_999, "AK9")[0][1] == "R"
+    envelope_broken = answer(text.replace("IEA*1*000000321", "IEA*1*000000999"))
+    assert envelope_broken.ack_999 is None and envelope_broken.eligibility_271 is None
+    assert segments(envelope_broken.ta1, "TA1")[0][4] == "R"
+    assert answer(b"this is no X12").files("x.270") == {}
