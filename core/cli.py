@@ -332,6 +332,7 @@ def demo(workdir: Path, source: str, as_json: bool) -> None:
 def _attach_subcommands() -> None:
     from claimbridge.claims.scrub.cli import scrub
     from claimbridge.cli_connectors import connectors
+    from claimbridge.cli_eligibility import eligibility
     from claimbridge.cli_plugin import plugin
     from claimbridge.cli_quarantine import quarantine
     from claimbridge.cli_responses import responses
@@ -341,7 +342,7 @@ def _attach_subcommands() -> None:
     from claimbridge.x12.cli import x12
 
     for command in (x12, scrub, responses, remits, denials, jobs, run, plugin, quarantine, web, users, tokens,
-                    connectors):
+                    connectors, eligibility):
         main.add_command(command)
 
 

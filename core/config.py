@@ -264,6 +264,12 @@ class ResponsesTiming(JobTiming):
     _default = model_validator(mode="before")(_timing_default(every="30m"))
 
 
+class EligibilityTiming(JobTiming):
+    """Ask about the upcoming appointments (270s) the pulls brought in."""
+
+    _default = model_validator(mode="before")(_timing_default(every="1h"))
+
+
 class RetrySettings(Strict):
     """Backoff after failures: n failed runs in a row wait min(max, base·2^(n-1)) after the last one."""
 
@@ -286,6 +292,7 @@ class ScheduleSettings(Strict):
     pull: PullTiming = Field(default_factory=PullTiming)
     submit: SubmitTiming = Field(default_factory=SubmitTiming)
     responses: ResponsesTiming = Field(default_factory=ResponsesTiming)
+    eligibility: EligibilityTiming = Field(default_factory=EligibilityTiming)
     retry: RetrySettings = RetrySettings()
     misfire_grace: Duration = Field(
         timedelta(hours=1),
@@ -327,6 +334,44 @@ class WebSettings(Strict):
                                        "last snapshot meanwhile, with its time); 0 computes on every request")
 
 
+class EligibilitySettings(Strict):
+    """Insurance verification before each session: 270 inquiries for upcoming appointments, 271 answers, and the
+    sessions at risk (docs/eligibility.md)."""
+
+    enabled: bool = Field(True, description="ask about upcoming appointments on a schedule (the `eligibility` job)")
+    days_ahead: int = Field(3, ge=0, le=30, description="appointments from today through this many days ahead")
+    service_types: list[str] = Field(
+        default_factory=lambda: ["MH"], max_length=99,
+        description="EQ01 service types to ask about: MH (mental health), A4 (psychiatric), A6 "
+                    "(psychotherapy), A7 (psychiatric inpatient), A8 (psychiatric outpatient); none: 30")
+    payer_service_types: dict[str, list[str]] = Field(
+        default_factory=dict, description="per payer id: its own service types (some answer only A6 or 30)")
+    recheck_after: Duration = Field(timedelta(hours=24),
+                                    description="an answer older than this is asked again while the session is "
+                                                "still ahead")
+    answer_timeout: Duration = Field(timedelta(hours=24),
+                                     description="an inquiry sent this long ago without an answer is sent again")
+    responsibility_threshold: Decimal = Field(
+        Decimal("250.00"), ge=0,
+        description="flag a session when the patient's share (copay, or the deductible still to meet) is above "
+                    "this many dollars")
+    clearinghouse: str | None = Field(None, description="clearinghouse the 270s go to (default: the first "
+                                                        "enabled one)")
+
+    @field_validator("service_types")
+    @classmethod
+    def _codes(cls, codes: list[str]) -> list[str]:
+        bad = [c for c in codes if not re.fullmatch(r"[0-9A-Z]{1,2}", c.strip().upper())]
+        if bad:
+            raise ValueError(f"not service type codes: {', '.join(bad)} (one or two letters/digits, e.g. MH, A6, 30)")
+        return [c.strip().upper() for c in codes]
+
+    def service_types_for(self, payer_id: str | None) -> tuple[str, ...]:
+        from claimbridge.x12.eligibility.model import inquiry_service_types
+
+        return inquiry_service_types(self.payer_service_types.get(payer_id or "", self.service_types))
+
+
 class Settings(Strict):
     """The whole configuration file."""
 
@@ -339,6 +384,7 @@ class Settings(Strict):
     workdir: Path = Field(Path("."), description="folder for outbound files; relative to the config file")
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    eligibility: EligibilitySettings = Field(default_factory=EligibilitySettings)
 
     def source(self, name: str) -> ConnectorEntry:
         for entry in self.sources:

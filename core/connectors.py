@@ -166,3 +166,25 @@ class Clearinghouse(Connector):
     @abc.abstractmethod
     def archive(self, name: str) -> None:
         """Move one inbound file out of the way once it is recorded."""
+
+
+class EligibilityTransport(abc.ABC):
+    """Real-time eligibility (270 in, 271 out) through a clearinghouse that offers it, for on-demand checks.
+
+    A plugin registers one per clearinghouse type it serves (``type_name`` is that clearinghouse's
+    ``type_name``) with ``register_eligibility_transports``. It is built on an open connector of that type and
+    answers one interchange at a time; batches for upcoming appointments still go as files. The SFTP
+    clearinghouse has none.
+    """
+
+    #: the clearinghouse type this transport serves
+    type_name: ClassVar[str]
+
+    def __init__(self, clearinghouse: Clearinghouse):
+        self.clearinghouse = clearinghouse
+
+    @abc.abstractmethod
+    def inquire(self, content: bytes) -> bytes:
+        """Send one 270 interchange and return what came back: a 271 interchange (or a 999/TA1 rejecting the
+        270). Raise :class:`~claimbridge.errors.RetryableError` when the service is unavailable."""
+

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from claimbridge.claims.scrub.base import ScrubRule
     from claimbridge.claims.scrub.profiles import PayerProfile
     from claimbridge.claims.states import StatusChange
-    from claimbridge.connectors import Clearinghouse, EhrSource
+    from claimbridge.connectors import Clearinghouse, EhrSource, EligibilityTransport
 
 PROJECT = "claimbridge"
 
@@ -48,6 +48,19 @@ def register_clearinghouses(register: Callable[[type[Clearinghouse]], None]) -> 
     :return: nothing; every implementation is called.
 
     Added in 0.1.
+    """
+
+
+@hookspec
+def register_eligibility_transports(register: Callable[[type[EligibilityTransport]], None]) -> None:
+    """Register real-time eligibility transports (a 270 in, its 271 back) for clearinghouses that offer one.
+
+    :param register: call it once per :class:`~claimbridge.connectors.EligibilityTransport` subclass; its
+        ``type_name`` is the clearinghouse type it serves. On-demand checks (``claimbridge eligibility check``)
+        through a clearinghouse of that type use it; without one they go as a 270 file like the scheduled ones.
+    :return: nothing; every implementation is called.
+
+    Added in 0.2.
     """
 
 

@@ -39,10 +39,12 @@ from claimbridge.claims.denials import code_lists_for
 from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.money import CENT
 from claimbridge.config import connector_settings
+from claimbridge.eligibility.service import post_271
 from claimbridge.errors import ClaimbridgeError, FatalError
 from claimbridge.posting.acks import post_277ca, post_999, post_ta1
 from claimbridge.posting.remittance import RemittanceOutcome, post_835
 from claimbridge.store.models import InboundDelivery, InboundFile, QuarantinedRecord, utcnow
+from claimbridge.x12.eligibility.model import Eligibility271
 from claimbridge.x12.reader import X12SyntaxError
 from claimbridge.x12.responses import (
     Ack999,
@@ -327,7 +329,8 @@ def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Pat
         session.add(row)
         session.flush()
         session.add(InboundDelivery(file_id=row.id, clearinghouse=clearinghouse, name=name[:255]))
-        counts, remittances, money = _post_into(session, row, transactions, recorder, codes, listening)
+        counts, remittances, money = _post_into(session, row, transactions, recorder, codes, listening,
+                                                runtime.settings)
         file_id = row.id
     recorder.announce(plugins)
     hook_errors = _announce_remittances(runtime, remittances)
@@ -336,8 +339,8 @@ def _post(runtime, clearinghouse: str, name: str, sha: str, size: int, path: Pat
     return FileOutcome(name, sha, "posted", file_id, check.kinds, None, counts, money, hook_errors)
 
 
-def _post_into(session, row: InboundFile, transactions, recorder: StatusRecorder, codes, listening: bool
-               ) -> tuple[dict[str, int], list[RemittanceOutcome], dict[str, Decimal]]:
+def _post_into(session, row: InboundFile, transactions, recorder: StatusRecorder, codes, listening: bool,
+               settings) -> tuple[dict[str, int], list[RemittanceOutcome], dict[str, Decimal]]:
     """Post every transaction of a file into its ``row`` (inside the caller's transaction); the counts, the 835
     outcomes and their money, also written to ``row.summary``."""
     counts: dict[str, int] = {}
@@ -353,6 +356,8 @@ def _post_into(session, row: InboundFile, transactions, recorder: StatusRecorder
             done = post_999(session, row.id, tx, recorder)
         elif isinstance(tx, StatusReport):
             done = post_277ca(session, row.id, tx, recorder)
+        elif isinstance(tx, Eligibility271):
+            done = post_271(session, row.id, tx, settings)
         else:
             done = {"other_transactions": 1}
         for key, value in done.items():
@@ -402,7 +407,8 @@ def reprocess_file(runtime, file_id: int, *, actor: str) -> FileOutcome:
         row.status, row.kinds, row.error = "posted", " ".join(check.kinds), None
         row.validation = json.dumps(check.validation)
         counts, remittances, money = _post_into(session, row, transactions, recorder,
-                                                code_lists_for(runtime.config_path), _listening(runtime.plugins))
+                                                code_lists_for(runtime.config_path), _listening(runtime.plugins),
+                                                runtime.settings)
         for record in session.execute(select(QuarantinedRecord).where(
                 QuarantinedRecord.source == clearinghouse, QuarantinedRecord.stream == "responses",
                 QuarantinedRecord.record_key == name[:300], QuarantinedRecord.resolved_at.is_(None))).scalars():

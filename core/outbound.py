@@ -225,7 +225,7 @@ class Outbound:
             self.allocate_batches(entry)
             with self.store.transaction() as session:
                 unfinished = session.execute(
-                    select(Batch.id, Batch.status).where(Batch.clearinghouse == entry.name,
+                    select(Batch.id, Batch.status).where(Batch.clearinghouse == entry.name, Batch.kind == "837P",
                                                          Batch.status.in_(("created", "validated", "transmitting")))
                     .order_by(Batch.id)).all()
             for batch_id, status in unfinished:

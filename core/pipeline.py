@@ -201,7 +201,7 @@ class PullResult:
 
     def counts(self) -> dict[str, int]:
         totals = {attr: sum(getattr(s, attr) for s in self.sources)
-                  for attr in ("read", "new", "changed", "unchanged", "quarantined")}
+                  for attr in ("read", "new", "changed", "unchanged", "quarantined", "released", "encounters")}
         return totals | {"sources_failed": sum(1 for s in self.sources if s.error)}
 
 

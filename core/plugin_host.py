@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import pluggy
 
 from claimbridge import hookspecs
-from claimbridge.connectors import Clearinghouse, EhrSource
+from claimbridge.connectors import Clearinghouse, EhrSource, EligibilityTransport
 from claimbridge.errors import FatalError
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,8 @@ class PluginHost:
         self.disabled: list[DisabledPlugin] = list(disabled)
         self.sources: dict[str, type[EhrSource]] = {}
         self.clearinghouses: dict[str, type[Clearinghouse]] = {}
+        #: real-time eligibility transports by the clearinghouse type they serve
+        self.eligibility_transports: dict[str, type[EligibilityTransport]] = {}
         #: scrub rule classes by rule id, payer profiles by name (``register_scrub_rules``,
         #: ``register_payer_profiles``), in registration order
         self.scrub_rules: dict[str, type] = {}
@@ -122,6 +124,9 @@ class PluginHost:
         for impl in self.pm.hook.register_clearinghouses.get_hookimpls():
             impl.function(register=self._registrar(self.clearinghouses, Clearinghouse, "clearinghouse",
                                                    impl.plugin_name))
+        for impl in self.pm.hook.register_eligibility_transports.get_hookimpls():
+            impl.function(register=self._registrar(self.eligibility_transports, EligibilityTransport,
+                                                   "eligibility transport", impl.plugin_name))
         rule_impls = self.pm.hook.register_scrub_rules.get_hookimpls()
         profile_impls = self.pm.hook.register_payer_profiles.get_hookimpls()
         if rule_impls or profile_impls:

@@ -38,8 +38,10 @@ def env(tmp_path, db_url):
 
 
 def configure(env: Environment, schedule: dict, *, extra_sources: list[dict] = ()) -> None:
+    """The schedule of ``schedule``; the eligibility job is off unless it says otherwise (these tests are about
+    pulling, submitting and fetching)."""
     config = yaml.safe_load(env.config_path.read_text())
-    config["schedule"] = schedule
+    config["schedule"] = {"eligibility": {"enabled": False}, **schedule}
     config["sources"] += list(extra_sources)
     env.config_path.write_text(yaml.safe_dump(config))
 
@@ -106,8 +108,8 @@ def test_run_once_runs_pull_then_submit_then_responses_and_prints_counts(env):
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     jobs = [line.split()[3] for line in lines if line[:4].isdigit()]
-    assert jobs == ["pull:demo-fhir", "submit", "responses:sandbox"]
-    assert f"read {len([r for r in env.resources if r['resourceType'] == 'Encounter'])}," in lines[0]
+    assert jobs == ["pull:demo-fhir", "eligibility", "submit", "responses:sandbox"]
+    assert f"encounters {len([r for r in env.resources if r['resourceType'] == 'Encounter'])}," in lines[0]
     submitted = next(line for line in lines if " submit " in line)
     assert "succeeded" in submitted and f"files_sent 1, claims_sent {env.clean_count}" in submitted
 
@@ -116,18 +118,19 @@ def test_run_once_runs_pull_then_submit_then_responses_and_prints_counts(env):
     summary = json.loads(again.stdout)
     assert summary["ok"] is True
     assert [(j["job"], j["status"]) for j in summary["jobs"]] == [
-        ("pull:demo-fhir", "succeeded"), ("submit", "succeeded"), ("responses:sandbox", "succeeded")]
-    assert summary["jobs"][0]["counts"]["new"] == 0 and summary["jobs"][1]["counts"]["files_sent"] == 0
+        ("pull:demo-fhir", "succeeded"), ("eligibility", "succeeded"), ("submit", "succeeded"),
+        ("responses:sandbox", "succeeded")]
+    assert summary["jobs"][0]["counts"]["new"] == 0 and summary["jobs"][2]["counts"]["files_sent"] == 0
     assert len(env.received()) == 1
 
     listed = json.loads(cli(env, "jobs", "list", "--json").stdout)
     assert [(j["job"], j["trigger"], j["next_run"]) for j in listed] == [
-        ("pull:demo-fhir", "every 15m", None), ("submit", "cron 0 */2 * * * (UTC)", None),
-        ("responses:sandbox", "every 30m", None)]
+        ("pull:demo-fhir", "every 15m", None), ("eligibility", "every 1h", None),
+        ("submit", "cron 0 */2 * * * (UTC)", None), ("responses:sandbox", "every 30m", None)]
     assert all(j["last_run"]["status"] == "succeeded" for j in listed)
     runs = json.loads(cli(env, "jobs", "runs", "--job", "submit", "--limit", "1", "--json").stdout)
     assert [(r["job"], r["counts"]["files_sent"]) for r in runs] == [("submit", 0)]
-    assert len(json.loads(cli(env, "jobs", "runs", "--json").stdout)) == 6
+    assert len(json.loads(cli(env, "jobs", "runs", "--json").stdout)) == 8
 
 
 def test_a_failing_source_backs_off_and_the_other_jobs_go_on(env):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from claimbridge.claims.lifecycle import StatusRecorder
 from claimbridge.claims.states import TRANSITIONS, ClaimStatus
+from claimbridge.eligibility.service import fail_batch
 from claimbridge.posting.words import ack_set_words, group_words, status_code_words, ta1_words
 from claimbridge.store.models import Acknowledgment, Batch, Claim, ClaimVersion, utcnow
 from claimbridge.x12.responses import Ack999, StatusReport, TA1Ack
@@ -77,7 +78,9 @@ def post_ta1(session: Session, file_id: int, ack: TA1Ack, recorder: StatusRecord
     if batch is None:
         return counts
     _record_on_batch(batch, outcome, words)
-    if outcome == "rejected":  # an accepted interchange says nothing yet about its claims
+    if outcome == "rejected" and batch.kind == "270":
+        counts["inquiries_failed"] = fail_batch(session, batch, f"TA1: {words}")
+    elif outcome == "rejected":  # an accepted interchange says nothing yet about its claims
         counts["claims_rejected"] = _answer_claims(session, recorder, batch, outcome, f"TA1: {words}")[
             "claims_rejected"]
     return counts
@@ -106,6 +109,11 @@ def post_999(session: Session, file_id: int, ack: Ack999, recorder: StatusRecord
             counts["unmatched_acknowledgments"] += 1
             continue
         _record_on_batch(batch, outcome, words)
+        if batch.kind == "270":  # eligibility questions: a rejection fails them; acceptance waits for the 271
+            if outcome == "rejected":
+                counts["inquiries_failed"] = counts.get("inquiries_failed", 0) + fail_batch(
+                    session, batch, f"{ack.type}: {words}")
+            continue
         for key, value in _answer_claims(session, recorder, batch, outcome, f"{ack.type}: {words}").items():
             counts[key] += value
     return counts

@@ -2,6 +2,7 @@
 (:func:`run_job_body`).
 
 * ``pull:<source>`` — sync one source, then build and scrub claims from what is stored.
+* ``eligibility`` — ask (270) about the upcoming appointments the pulls brought in and send the questions.
 * ``submit`` — batch ready claims, write and validate the 837s, send them to the first enabled clearinghouse.
 * ``responses:<clearinghouse>`` — fetch and post that clearinghouse's acknowledgments and remittances.
 """
@@ -19,10 +20,10 @@ from claimbridge.schedule.locks import cluster_lock
 
 log = logging.getLogger(__name__)
 
-JobKind = Literal["pull", "submit", "responses"]
+JobKind = Literal["pull", "eligibility", "submit", "responses"]
 #: the order ``claimbridge run --once`` runs jobs in: claims are built before they are sent, and sent before
 #: their answers are looked for
-KIND_ORDER: tuple[JobKind, ...] = ("pull", "submit", "responses")
+KIND_ORDER: tuple[JobKind, ...] = ("pull", "eligibility", "submit", "responses")
 #: pull jobs of different sources run side by side; the claim building after each one takes turns
 BUILD_LOCK = "build-claims"
 
@@ -51,12 +52,15 @@ class JobSpec:
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
-    """Every job the configuration asks for, in ``--once`` order: one pull per enabled source, submit when a
-    clearinghouse is enabled, one responses job per enabled clearinghouse. Disabled timings are left out."""
+    """Every job the configuration asks for, in ``--once`` order: one pull per enabled source, eligibility and
+    submit when a clearinghouse is enabled, one responses job per enabled clearinghouse. Disabled timings are
+    left out."""
     schedule = settings.schedule
     clearinghouses = [c for c in settings.clearinghouses if c.enabled]
     specs = [JobSpec(f"pull:{s.name}", "pull", s.name, schedule.pull.for_source(s.name))
              for s in settings.sources if s.enabled]
+    if clearinghouses and settings.eligibility.enabled:
+        specs.append(JobSpec("eligibility", "eligibility", None, schedule.eligibility))
     if clearinghouses:
         specs.append(JobSpec("submit", "submit", None, schedule.submit))
     specs += [JobSpec(f"responses:{c.name}", "responses", c.name, schedule.responses) for c in clearinghouses]
@@ -79,6 +83,11 @@ def run_job_body(runtime: Runtime, spec: JobSpec, lock_folder: Path) -> JobResul
         with cluster_lock(runtime.store, lock_folder, BUILD_LOCK, wait=True):
             built = build_claims(runtime)
         return JobResult(counts=pulled.counts() | built.counts(), errors=pulled.errors + built.errors)
+    if spec.kind == "eligibility":
+        from claimbridge.eligibility.service import check_upcoming
+
+        asked = check_upcoming(runtime)
+        return JobResult(counts=asked.counts(), errors=asked.errors)
     if spec.kind == "submit":
         submitted = submit(runtime)
         return JobResult(counts=submitted.counts(), errors=submitted.errors)

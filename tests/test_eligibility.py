@@ -1,0 +1,211 @@
+"""Eligibility before each session, end to end against the real SFTP sandbox clearinghouse: appointment bundles
+stored as the sync runner stores them → 270 batches (checked structurally, delivered exactly once) → 271 answers
+fetched and posted to their questions → the sessions at risk, each with its reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from claimbridge.eligibility.service import check_now, check_upcoming, list_checks, send_pending
+from claimbridge.inbound import fetch_responses, receive_file
+from claimbridge.store.models import Batch, EligibilityCheck, SourceRecord, utcnow
+from claimbridge.x12.eligibility import check_270
+from claimbridge.x12.responses import iter_transactions
+from tests.test_end_to_end import Environment
+
+NIIP = {"type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "NIIP"}]},
+        "value": "LKSHP"}
+RELATIONSHIP = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
+
+
+@pytest.fixture
+def env(tmp_path, db_url):
+    environment = Environment(tmp_path, db_url)
+    yield environment
+    environment.close()
+
+
+def appointment_bundle(number: int, member_id: str, *, days: int = 1, status: str = "booked",
+                       dependent: bool = False) -> dict:
+    """An appointment bundle as docs/claim-profile.md describes it."""
+    day = utcnow().date() + timedelta(days=days)
+    patient = {"resourceType": "Patient", "id": f"pt-{number}", "name": [{"family": f"Doe{number}", "given": ["Sam"]}],
+               "birthDate": "2012-05-04" if dependent else "1985-02-03", "gender": "female"}
+    coverage = {"resourceType": "Coverage", "id": f"cov-{number}", "status": "active", "order": 1,
+                "subscriberId": member_id, "beneficiary": {"reference": f"Patient/pt-{number}"},
+                "payor": [{"reference": "Organization/payer-lakeshore"}],
+                "relationship": {"coding": [{"system": RELATIONSHIP, "code": "child" if dependent else "self"}]}}
+    entries = [
+        {"resourceType": "Appointment", "id": f"appt-{number}", "status": status,
+         "start": f"{day.isoformat()}T10:00:00-05:00", "end": f"{day.isoformat()}T10:53:00-05:00",
+         "participant": [{"actor": {"reference": f"Patient/pt-{number}"}, "status": "accepted"},
+                         {"actor": {"reference": "Practitioner/pr-1"}, "status": "accepted"}]},
+        patient, coverage,
+        {"resourceType": "Organization", "id": "payer-lakeshore", "name": "Lakeshore Health Plan",
+         "identifier": [NIIP]},
+        {"resourceType": "Practitioner", "id": "pr-1", "name": [{"family": "Rivera", "given": ["Ana"]}],
+         "identifier": [{"system": "http://hl7.org/fhir/sid/us-npi", "value": "1245319599"}]},
+    ]
+    if dependent:
+        coverage["subscriber"] = {"reference": f"RelatedPerson/rp-{number}"}
+        entries.append({"resourceType": "RelatedPerson", "id": f"rp-{number}", "patient": {"reference":
+                        f"Patient/pt-{number}"}, "name": [{"family": f"Doe{number}", "given": ["Pat"]}],
+                        "birthDate": "1980-01-01", "gender": "male"})
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in entries]}
+
+
+def store_appointments(runtime, bundles: dict[str, dict], source: str = "demo-fhir") -> None:
+    with runtime.store.transaction() as session:
+        for key, bundle in bundles.items():
+            payload = json.dumps(bundle, sort_keys=True)
+            session.add(SourceRecord(source=source, stream="appointments", key=key, payload=payload,
+                                     payload_sha256=str(hash(payload))))
+
+
+def checks(runtime) -> list[EligibilityCheck]:
+    with runtime.store.transaction() as session:
+        return list(session.execute(select(EligibilityCheck).order_by(EligibilityCheck.id)).scalars())
+
+
+def test_upcoming_sessions_go_out_once_as_a_checked_270(env):
+    with env.runtime() as runtime:
+        store_appointments(runtime, {
+            "Appointment/appt-1": appointment_bundle(1, "LK100001"),
+            "Appointment/appt-2": appointment_bundle(2, "LK100002", dependent=True, days=2),
+            "Appointment/appt-3": appointment_bundle(3, "LK100003", status="cancelled"),
+            "Appointment/appt-4": appointment_bundle(4, "LK100004", days=9),  # beyond the 3 days
+            "Appointment/appt-5": appointment_bundle(5, "LK100005", days=-1),  # yesterday
+        })
+        run = check_upcoming(runtime)
+        assert run.counts() | {} == {"appointments": 3, "inquiries_asked": 2, "inquiries_fresh": 0,
+                                     "appointments_not_active": 1, "appointments_cannot_check": 0,
+                                     "eligibility_batches": 1, "inquiries_sent": 2}
+        assert run.errors == []
+        files = sorted((env.root / "clearinghouse" / "inbound").glob("*.270"))
+        assert len(files) == 1
+        assert check_270(files[0]).ok, check_270(files[0]).problems
+        (sent,) = list(iter_transactions(files[0]))
+        assert sent.type == "270" and len(sent.inquiries) == 2
+        asked = {i.trace_number: i for i in sent.inquiries}
+        stored = {c.trace_number: c for c in checks(runtime)}
+        assert set(asked) == set(stored) and all(c.status == "sent" for c in stored.values())
+        dependent = next(i for i in sent.inquiries if i.dependent is not None)
+        assert dependent.subscriber.member_id == "LK100002" and dependent.dependent.member_id is None
+        assert dependent.service_types == ("MH",)
+        # a second run asks nothing again: the answers are awaited
+        again = check_upcoming(runtime)
+        assert (again.asked, again.fresh, again.batches) == (0, 2, [])
+        with runtime.store.transaction() as session:
+            batch = session.execute(select(Batch).where(Batch.kind == "270")).scalar_one()
+            assert batch.status == "submitted" and batch.file_name.endswith(".270")
+
+
+def test_a_batch_left_half_done_is_finished_once_and_claims_submission_leaves_it_alone(env):
+    from claimbridge.pipeline import submit
+
+    with env.runtime() as runtime:
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK100001")})
+        check_upcoming(runtime)  # sent
+        store_appointments(runtime, {"Appointment/appt-6": appointment_bundle(6, "LK100006")})
+        run = check_upcoming(runtime)
+        assert run.asked == 1
+        # as if the process died after the batch was written but before it was sent
+        with runtime.store.transaction() as session:
+            batch = session.execute(select(Batch).where(Batch.kind == "270").order_by(Batch.id.desc())
+                                    .limit(1)).scalar_one()
+            batch.status = "validated"
+        submit(runtime)  # the 837 sender does not touch 270 batches
+        with runtime.store.transaction() as session:
+            assert session.get(Batch, batch.id).status == "validated"
+        done = send_pending(runtime)
+        assert [b["status"] for b in done] == ["submitted"]
+        assert len(list((env.root / "clearinghouse" / "inbound").glob("*.270"))) == 2
+        assert send_pending(runtime) == []
+
+
+def test_answers_are_posted_to_their_questions_with_the_risks_in_words(env):
+    encode_271 = pytest.importorskip("claimbridge.plugins.clearinghouse_sftp.encode_271",
+                                     reason="the sandbox's 271 writer")
+    del encode_271
+    with env.runtime() as runtime:
+        store_appointments(runtime, {
+            "Appointment/appt-1": appointment_bundle(1, "LK100001"),
+            "Appointment/appt-2": appointment_bundle(2, "LK1INACTIVE"),
+            "Appointment/appt-3": appointment_bundle(3, "LK1CARVEOUT"),
+            "Appointment/appt-4": appointment_bundle(4, "LK1NOVISITS"),
+            "Appointment/appt-5": appointment_bundle(5, "LK1AUTH"),
+            "Appointment/appt-6": appointment_bundle(6, "LK1HIGHDED"),
+            "Appointment/appt-7": appointment_bundle(7, "LK1NOTFOUND"),
+            "Appointment/appt-8": appointment_bundle(8, "LK100008", dependent=True),
+        })
+        check_upcoming(runtime)
+        fetched = fetch_responses(runtime)
+        assert not fetched.errors, fetched.errors
+        rows = {row["appointment"]: row for row in list_checks(runtime.store)}
+        assert {k: r["status"] for k, r in rows.items()} == {
+            **{f"Appointment/appt-{n}": "answered" for n in (1, 2, 3, 4, 5, 6, 8)},
+            "Appointment/appt-7": "rejected"}
+        assert rows["Appointment/appt-1"]["risks"] == [] and rows["Appointment/appt-8"]["risks"] == []
+        assert rows["Appointment/appt-2"]["risks"] == ["inactive"]
+        assert rows["Appointment/appt-3"]["risks"] == ["carve_out"]
+        assert "MAGELLAN BEHAVIORAL HEALTH" in rows["Appointment/appt-3"]["reasons"][0]
+        assert rows["Appointment/appt-4"]["risks"] == ["no_visits_left"]
+        assert rows["Appointment/appt-5"]["risks"] == ["authorization_required"]
+        assert rows["Appointment/appt-6"]["risks"] == ["patient_responsibility"]
+        assert "deductible still to meet $2750.00" in rows["Appointment/appt-6"]["reasons"][0]
+        assert rows["Appointment/appt-7"]["risks"] == ["rejected"]
+        assert "subscriber" in rows["Appointment/appt-7"]["reasons"][0].lower()
+        at_risk = list_checks(runtime.store, at_risk=True)
+        assert len(at_risk) == 6
+        # the same 271 again (another name): posted once
+        path = sorted((env.root / "clearinghouse" / "archive").rglob("*.271"))[0]
+        again = receive_file(runtime, "sandbox", "again.271", path.read_bytes())
+        assert again.status == "duplicate"
+
+
+def test_a_999_rejecting_the_270_fails_its_questions(env):
+    with env.runtime() as runtime:
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK100001")})
+        check_upcoming(runtime)
+        with runtime.store.transaction() as session:
+            batch = session.execute(select(Batch).where(Batch.kind == "270")).scalar_one()
+            group, isa13 = batch.gs06, batch.isa13
+        reject = ("ISA*00*          *00*          *ZZ*SANDBOXCH      *ZZ*CLAIMBRIDGE    *261127*1200*^*00501*"
+                  f"{isa13 + 500:09d}*0*T*:~GS*FA*SANDBOXCH*CLAIMBRIDGE*20261127*1200*{group + 500}*X*005010X231A1~"
+                  f"ST*999*0001*005010X231A1~AK1*HS*{group}*005010X279A1~AK2*270*{batch.st02:04d}*005010X279A1~"
+                  "IK5*R*5~AK9*R*1*1*0~SE*6*0001~GE*1*" f"{group + 500}~IEA*1*{isa13 + 500:09d}~")
+        posted = receive_file(runtime, "sandbox", "reject.999", reject.encode())
+        assert posted.status == "posted" and posted.counts.get("inquiries_failed") == 1
+        (check,) = checks(runtime)
+        assert check.status == "failed" and check.risks == "cannot_check" and "999" in check.error
+        assert list_checks(runtime.store, at_risk=True)[0]["risk_words"] == ["cannot be checked"]
+
+
+def test_an_appointment_that_cannot_make_a_question_is_listed_with_the_field(env):
+    bundle = appointment_bundle(1, "LK100001")
+    bundle["entry"][2]["resource"].pop("subscriberId")
+    with env.runtime() as runtime:
+        store_appointments(runtime, {"Appointment/appt-1": bundle})
+        run = check_upcoming(runtime)
+        assert run.cannot_check == 1 and run.asked == 0
+        (row,) = list_checks(runtime.store, at_risk=True)
+        assert row["risks"] == ["cannot_check"]
+        assert row["reasons"] == ["the coverage has no member id (Coverage.subscriberId)"]
+        check_upcoming(runtime)  # not recorded twice
+        with runtime.store.transaction() as session:
+            assert session.execute(select(func.count(EligibilityCheck.id))).scalar_one() == 1
+
+
+def test_a_check_on_demand_without_a_real_time_transport_goes_as_a_file(env):
+    with env.runtime() as runtime:
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK100001", days=2)})
+        row = check_now(runtime, patient="pt-1", actor="cli:jdoe")
+        assert row["status"] == "sent" and row["transport"] == "batch" and row["appointment"] is None
+        assert row["service_date"] == utcnow().date().isoformat()
+        assert len(list((env.root / "clearinghouse" / "inbound").glob("*.270"))) == 1
+        with pytest.raises(Exception, match="no stored appointment of Patient/nobody"):
+            check_now(runtime, patient="nobody")
