@@ -21,7 +21,7 @@ def eligibility() -> None:
 
 
 def _line(row: dict) -> list[str]:
-    when = (row["appointment_start"] or row["service_date"] or "")[:16].replace("T", " ")
+    when = (row["appointment_start"] or row["service_date"] or "")[:16].replace("T", " ") + " UTC"
     risks = ", ".join(RISK_WORDS.get(r, r) for r in row["risks"]) or "ok"
     head = f"#{row['id']:<6} {when:<16} {row['payer_id'] or '-':<10} {row['status']:<9} {risks}"
     lines = [head]

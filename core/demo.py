@@ -19,9 +19,11 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from claimbridge.eligibility.service import check_upcoming, list_checks
 from claimbridge.inbound import fetch_responses
 from claimbridge.pipeline import PipelineSummary, Runtime, run_pipeline
 from claimbridge.posting.report import revenue_summary
+from claimbridge.store.models import utcnow
 
 SFTP_USER = "claimbridge"
 
@@ -72,10 +74,15 @@ def run_demo(workdir: Path, *, progress=None, source: str = "fhir") -> tuple[Pip
             write_payer_profiles(workdir / "payers")
             with Runtime.open(config_path) as runtime:
                 summary = run_pipeline(runtime, progress=progress)
-                # the sandbox answered each 837 as it arrived (TA1/999/277CA, and its payers' 835s)
-                (progress or (lambda message: None))("fetching acknowledgments and remittances")
+                (progress or (lambda message: None))("asking about the upcoming sessions (270)")
+                asked = check_upcoming(runtime)
+                summary.errors.extend(asked.errors)
+                # the sandbox answered each 837 as it arrived (TA1/999/277CA, and its payers' 835s), and each
+                # 270 (999, 271)
+                (progress or (lambda message: None))("fetching acknowledgments, remittances and eligibility answers")
                 fetched = fetch_responses(runtime, progress=progress)
                 revenue = revenue_summary(runtime.store)
+                at_risk = list_checks(runtime.store, at_risk=True, upcoming_from=utcnow().date())
             inbound = workdir / "clearinghouse" / "inbound"
             received = sorted(str(p) for p in inbound.glob("*.837")) if inbound.exists() else []
         finally:
@@ -89,6 +96,7 @@ def run_demo(workdir: Path, *, progress=None, source: str = "fhir") -> tuple[Pip
     extra = {
         "responses": responses,
         "revenue": revenue,
+        "eligibility": {**asked.counts(), "at_risk": at_risk},
         "workdir": str(workdir),
         "config": str(config_path),
         "received_files": received,
@@ -100,6 +108,7 @@ def run_demo(workdir: Path, *, progress=None, source: str = "fhir") -> tuple[Pip
             f"  claimbridge --config {config_path} remits list",
             f"  claimbridge --config {config_path} denials list",
             f"  claimbridge --config {config_path} responses list",
+            f"  claimbridge --config {config_path} eligibility list --at-risk",
             f"  claimbridge x12 validate {workdir / 'outbound'}/*.837",
         ],
     }

@@ -58,6 +58,14 @@ def print_summary(data: dict, *, as_json: bool) -> None:
             click.echo("denials to work (by category):")
             for row in revenue["open_denials"]:
                 click.echo(f"  {row['category']:<24}{row['count']:>4}  {row['amount']:>10}")
+    checked = data.get("eligibility")
+    if checked is not None:
+        click.echo(f"eligibility:       {checked['appointments']} upcoming session(s), {checked['inquiries_sent']} "
+                   f"asked (270); {len(checked['at_risk'])} at risk")
+        for row in checked["at_risk"]:
+            when = (row["appointment_start"] or row["service_date"] or "")[:16].replace("T", " ") + " UTC"
+            click.echo(f"  {when}  {row['payer_id'] or '-':<8} {', '.join(row['risk_words'])}: "
+                       f"{'; '.join(row['reasons'])}")
     for error in data["errors"]:
         click.echo(f"error: {error}", err=True)
     for hint in data.get("next_steps", []):

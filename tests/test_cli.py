@@ -46,6 +46,7 @@ def test_demo_twice_in_one_folder_sends_nothing_the_second_time(tmp_path):
     assert billed == paid + adjusted + patient and paid > 0
     assert Decimal(revenue["received"]) == paid - Decimal(revenue["provider_adjustments"])
     assert revenue["open_denials"] and all(row["count"] > 0 for row in revenue["open_denials"])
+    assert_every_eligibility_risk(summary)
 
     second = cli("demo", "--workdir", str(workdir), "--json")
     assert second.returncode == 0, second.stderr
@@ -53,6 +54,7 @@ def test_demo_twice_in_one_folder_sends_nothing_the_second_time(tmp_path):
     assert (again["encounters_pulled"], again["files_sent"], again["batches"]) == (0, 0, [])
     assert again["received_files"] == summary["received_files"]
     assert again["responses"]["files"] == 0 and again["revenue"] == revenue
+    assert again["eligibility"]["inquiries_asked"] == 0  # answered today: not asked again
 
     # the demo leaves its configuration behind: every other command works on its data
     config = str(workdir / "claimbridge.yaml")
@@ -76,13 +78,20 @@ def test_demo_twice_in_one_folder_sends_nothing_the_second_time(tmp_path):
     assert "denials to work (by category):" in human.stdout and "received:" in human.stdout
 
 
+def assert_every_eligibility_risk(summary: dict) -> None:
+    """The demo's upcoming sessions show each reason a session is at risk, from the sandbox's 271s."""
+    risks = {risk for row in summary["eligibility"]["at_risk"] for risk in row["risks"]}
+    assert {"inactive", "carve_out", "no_visits_left", "authorization_required",
+            "patient_responsibility"} <= risks, summary["eligibility"]
+
+
 def test_demo_from_a_simplepractice_export_runs_the_same_loop(tmp_path):
     workdir = tmp_path / "demo-sp"
     first = cli("demo", "--workdir", str(workdir), "--source", "simplepractice", "--json")
     assert first.returncode == 0, first.stderr
     summary = json.loads(first.stdout)
     folder = workdir / "simplepractice-import"
-    assert sorted(p.suffix for p in folder.iterdir() if not p.name.startswith(".")) == [".csv"] * 5
+    assert sorted(p.suffix for p in folder.iterdir() if not p.name.startswith(".")) == [".csv"] * 6
     [source] = summary["sources"]
     assert source["name"] == "demo-simplepractice" and source["quarantined"] == 0
     # 33 sessions with a fee; the two late cancels are not billed to their payer (no claim)
@@ -91,6 +100,7 @@ def test_demo_from_a_simplepractice_export_runs_the_same_loop(tmp_path):
     assert len(summary["claims_held"]) == summary["claims_built"] - summary["claims_sent"]
     assert summary["responses"]["counts"]["claims_accepted"] == summary["claims_sent"]
     assert Decimal(summary["revenue"]["paid"]) > 0
+    assert_every_eligibility_risk(summary)
 
     second = cli("demo", "--workdir", str(workdir), "--source", "simplepractice", "--json")
     again = json.loads(second.stdout)

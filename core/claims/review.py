@@ -149,7 +149,10 @@ class Reviewer:
         claim.payer_id, claim.rendering_npi, claim.patient_key = facts.payer_id, npi, facts.patient_key
         claim.service_date = min(dates) if dates else None
         # the dashboard's charge (migration 0008); rounded to the cent like the SQL backfill
-        claim.charge = None if facts.total is None else facts.total.quantize(Decimal("0.01"), ROUND_HALF_UP)
+        charge = None if facts.total is None else facts.total.quantize(Decimal("0.01"), ROUND_HALF_UP)
+        # a total no 837 amount element can hold (18 digits) fails the 837's validation; the store keeps no
+        # charge for it rather than overflow a 64-bit column
+        claim.charge = charge if charge is not None and abs(charge) < MAX_CHARGE else None
         entries = self._pass_lines.setdefault(facts.patient_key or "", [])
         entries[:] = [e for e in entries if e[0] != claim.id]
         for line in facts.lines:
@@ -162,6 +165,10 @@ class Reviewer:
                                                      rendering_npi=npi, code=line.code,
                                                      service_date=line.service_date),
                             facts.payer_id, auth))
+
+
+#: the largest charge the 837P carries (CLM02/SV102: 18 digits with the cents), within a 64-bit count of cents
+MAX_CHARGE = Decimal("1e16")
 
 
 def authorizations_by_patient(settings) -> dict[tuple[str, str], list[dict]]:
