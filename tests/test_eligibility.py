@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from claimbridge import hookimpl
 from claimbridge.eligibility.service import check_now, check_upcoming, list_checks, send_pending
 from claimbridge.inbound import fetch_responses, receive_file
 from claimbridge.store.models import Batch, EligibilityCheck, SourceRecord, utcnow
@@ -209,3 +210,49 @@ def test_a_check_on_demand_without_a_real_time_transport_goes_as_a_file(env):
         assert len(list((env.root / "clearinghouse" / "inbound").glob("*.270"))) == 1
         with pytest.raises(Exception, match="no stored appointment of Patient/nobody"):
             check_now(runtime, patient="nobody")
+
+
+class SandboxRealtime:
+    """A plugin registering a real-time eligibility transport for the ``sftp`` clearinghouse type: it hands the
+    270 to the sandbox's own responder in this process and returns its 271 (as a clearinghouse's API would)."""
+
+    def __init__(self):
+        self.inquiries: list[bytes] = []
+
+    @hookimpl
+    def register_eligibility_transports(self, register):
+        from claimbridge.connectors import EligibilityTransport
+        from claimbridge.plugins.clearinghouse_sftp.responder_271 import answer_270
+
+        plugin = self
+
+        class Realtime(EligibilityTransport):
+            type_name = "sftp"
+
+            def inquire(self, content: bytes) -> bytes:
+                plugin.inquiries.append(content)
+                counter = iter(range(9000, 10000))
+                answers = answer_270(content, control_numbers=lambda: next(counter), name="realtime.270")
+                assert answers.accepted
+                return answers.eligibility_271
+
+        register(Realtime)
+
+
+def test_a_check_on_demand_through_a_real_time_transport_is_answered_at_once(env):
+    from claimbridge.plugin_host import create_plugin_host
+
+    plugin = SandboxRealtime()
+    with env.runtime(create_plugin_host([plugin])) as runtime:
+        assert "sftp" in runtime.plugins.eligibility_transports
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK1NOVISITS", days=1)})
+        day = utcnow().date() + timedelta(days=1)
+        row = check_now(runtime, patient="Patient/pt-1", payer="LKSHP", service_date=day, actor="web:biller")
+        assert len(plugin.inquiries) == 1 and check_270(plugin.inquiries[0]).ok
+        assert row["transport"] == "realtime" and row["status"] == "answered"
+        assert row["risks"] == ["no_visits_left"] and row["service_date"] == day.isoformat()
+        assert row["summary"]["visits"]["remaining"] == "0"
+        # nothing went through the SFTP folder
+        assert list((env.root / "clearinghouse" / "inbound").glob("*.270")) == []
+        with pytest.raises(Exception, match="with payer NOPE"):
+            check_now(runtime, patient="pt-1", payer="NOPE")
