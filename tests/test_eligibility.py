@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from claimbridge import hookimpl
 from claimbridge.eligibility.service import check_now, check_upcoming, list_checks, send_pending
 from claimbridge.inbound import fetch_responses, receive_file
-from claimbridge.store.models import Batch, EligibilityCheck, SourceRecord, utcnow
+from claimbridge.store.models import Batch, Claim, EligibilityCheck, SourceRecord, utcnow
 from claimbridge.x12.eligibility import check_270
 from claimbridge.x12.responses import iter_transactions
 from tests.test_end_to_end import Environment
@@ -256,3 +256,29 @@ def test_a_check_on_demand_through_a_real_time_transport_is_answered_at_once(env
         assert list((env.root / "clearinghouse" / "inbound").glob("*.270")) == []
         with pytest.raises(Exception, match="with payer NOPE"):
             check_now(runtime, patient="pt-1", payer="NOPE")
+
+
+def test_a_claim_for_a_day_the_payer_said_coverage_was_inactive_is_held(tmp_path, db_url):
+    from tests.claims.test_worklist import World
+
+    world = World(tmp_path, db_url)
+    try:
+        world.pull("enc-002")
+        with world.store.transaction() as session:
+            claim = session.execute(select(Claim).where(Claim.pcn == world.pcn_of("enc-002"))).scalar_one()
+            key, payer, day = claim.patient_key, claim.payer_id, claim.service_date
+            session.add(EligibilityCheck(
+                patient_key=key, payer_id=payer, service_date=day, service_types="MH", trace_number="CBTEST1",
+                inquiry="{}", inquiry_sha256="", status="answered", coverage_status="inactive",
+                summary=json.dumps({"active_on_service_date": False}), answered_at=utcnow()))
+
+        def touched(bundle):  # the clinician amends the note: the claim is built and scrubbed again
+            bundle["entry"][0]["resource"].setdefault("extension", []).append(
+                {"url": "https://example.org/amended", "valueBoolean": True})
+
+        world.pull("enc-002", bundle_change=touched)
+        version = world.version(world.pcn_of("enc-002"))
+        assert version.status == "held"
+        assert "eligibility.coverage_inactive" in version.hold_reason
+    finally:
+        world.close()

@@ -27,6 +27,7 @@ from claimbridge.store.models import (
     ClaimEvent,
     ClaimLine,
     ClaimVersion,
+    EligibilityCheck,
     FindingOverride,
     utcnow,
 )
@@ -69,6 +70,7 @@ class Reviewer:
     _pass_lines: dict[str, list[tuple[int, PriorClaimLine, str | None, str | None]]] = field(
         default_factory=dict)
     _stored: dict[str, list[tuple[int, PriorClaimLine, str | None, str | None]]] = field(default_factory=dict)
+    _answers: dict[str, dict[tuple[str, str], list[dict]]] = field(default_factory=dict)
 
     def missed_appointments(self, payer_id: str | None) -> list[str]:
         """The missed appointments (``late_cancel``, ``no_show``) billed to ``payer_id``: its payer profile's
@@ -119,7 +121,26 @@ class Reviewer:
             dates.setdefault((key, payer or "", auth or ""), set()).add(prior.service_date)
         context.visits_used = {k: len(v) for k, v in dates.items()}
         context.authorizations = {k: v for k, v in self.authorizations.items() if k[0] == key}
+        context.eligibility = self._eligibility(session, key)
         return context
+
+    def _eligibility(self, session: Session, key: str) -> dict[tuple[str, str], list[dict]]:
+        """The eligibility answers about the patient, read once per pass."""
+        cached = self._answers.get(key)
+        if cached is None:
+            cached = {}
+            with session.no_autoflush:
+                rows = session.execute(select(
+                    EligibilityCheck.id, EligibilityCheck.payer_id, EligibilityCheck.service_date,
+                    EligibilityCheck.coverage_status, EligibilityCheck.summary, EligibilityCheck.answered_at)
+                    .where(EligibilityCheck.patient_key == key, EligibilityCheck.status == "answered")).all()
+            for check_id, payer, day, status, summary, answered in rows:
+                active = json.loads(summary).get("active_on_service_date") if summary else None
+                cached.setdefault((key, payer), []).append({"service_date": day, "active": active,
+                                                            "coverage_status": status, "answered_at": answered,
+                                                            "check": check_id})
+            self._answers[key] = cached
+        return cached
 
     def _stored_lines(self, session: Session, key: str) -> list[tuple[int, PriorClaimLine, str | None, str | None]]:
         """Lines of active claim versions stored before this pass, per patient, read once per pass."""

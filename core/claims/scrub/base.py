@@ -146,6 +146,9 @@ class ScrubContext:
     #: authorizations known from configuration or the EHR: (patient_key, payer_id) → list of dicts with
     #: ``number``, ``codes`` (empty: any), ``start``, ``end``, ``visits``
     authorizations: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    #: the payers' eligibility answers (271s): (patient_key, payer_id) → list of dicts with ``service_date``,
+    #: ``active`` (True/False/None), ``coverage_status``, ``answered_at``, ``check``
+    eligibility: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     _prior_index: tuple[int, dict] | None = field(default=None, init=False, repr=False, compare=False)
 
     def prior_lines_by_key(self) -> dict[tuple[str, str | None, str, date], list[PriorClaimLine]]:

@@ -13,6 +13,7 @@ from claimbridge.claims.scrub.rules import (
     codes,
     dates,
     duplicates,
+    eligibility,
     identity,
     psychotherapy,
     replacement,
@@ -20,7 +21,8 @@ from claimbridge.claims.scrub.rules import (
     telehealth,
 )
 
-MODULES = (structure, identity, dates, authorizations, duplicates, replacement, codes, psychotherapy, telehealth)
+MODULES = (structure, identity, dates, authorizations, eligibility, duplicates, replacement, codes, psychotherapy,
+           telehealth)
 
 ALL_RULES: list[type[ScrubRule]] = [rule for module in MODULES for rule in module.RULES]
 
