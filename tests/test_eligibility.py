@@ -282,3 +282,42 @@ def test_a_claim_for_a_day_the_payer_said_coverage_was_inactive_is_held(tmp_path
         assert "eligibility.coverage_inactive" in version.hold_reason
     finally:
         world.close()
+
+
+def test_the_web_lists_sessions_at_risk_shows_a_check_and_asks_on_demand(env):
+    from claimbridge.web import create_app
+    from claimbridge.web.auth import add_user, create_token
+    from tests.web.conftest import csrf_of, login
+
+    with env.runtime() as runtime:
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK100001"),
+                                     "Appointment/appt-2": appointment_bundle(2, "LK1CARVEOUT")})
+        check_upcoming(runtime)
+        fetch_responses(runtime)
+        for role in ("biller", "viewer"):
+            add_user(runtime.store, role, "correct horse battery", role)
+        app = create_app(runtime)
+        app.config["TESTING"] = True
+        client = app.test_client()
+        viewer = {"Authorization": f"Bearer {create_token(runtime.store, 'viewer', 't')}"}
+        listed = client.get("/api/v1/eligibility?at_risk=true", headers=viewer).json["items"]
+        assert [(r["appointment"], r["risks"]) for r in listed] == [("Appointment/appt-2", ["carve_out"])]
+        shown = client.get(f"/api/v1/eligibility/{listed[0]['id']}", headers=viewer).json
+        assert shown["summary"]["carve_outs"][0]["name"] == "MAGELLAN BEHAVIORAL HEALTH"
+        assert client.post("/api/v1/eligibility/check", headers=viewer, json={"patient": "pt-1"}).status_code == 403
+        biller = {"Authorization": f"Bearer {create_token(runtime.store, 'biller', 't')}"}
+        asked = client.post("/api/v1/eligibility/check", headers=biller, json={"patient": "pt-1", "date": "nope"})
+        assert asked.status_code == 400
+        asked = client.post("/api/v1/eligibility/check", headers=biller, json={"patient": "pt-1"})
+        assert asked.status_code == 200 and asked.json["status"] == "sent"
+
+        login(client, "biller", "correct horse battery")
+        page = client.get("/eligibility?at_risk=1").get_data(as_text=True)
+        assert "mental health carved out" in page and "MAGELLAN BEHAVIORAL HEALTH" in page and "appt-1" not in page
+        assert "carved_out" not in client.get("/eligibility?format=csv").get_data(as_text=True).split("\n")[0]
+        detail = client.get(f"/eligibility/{listed[0]['id']}").get_data(as_text=True)
+        assert "carved out to" in detail and "MAGELLAN BEHAVIORAL HEALTH" in detail
+        done = client.post("/eligibility/check", data={"csrf_token": csrf_of(client), "patient": "Patient/pt-2"},
+                           follow_redirects=True).get_data(as_text=True)
+        assert "sent as a 270 file" in done
+        assert client.get("/eligibility/999999").status_code == 404

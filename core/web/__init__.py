@@ -85,12 +85,14 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
     app.extensions["claimbridge_reports"] = ReportCache(web.report_cache_seconds)
 
     import claimbridge.web.api_connectors  # noqa: F401 - registers its operations
+    import claimbridge.web.api_eligibility  # noqa: F401 - registers its operations
     import claimbridge.web.api_operations  # noqa: F401 - registers its operations
     import claimbridge.web.api_reports  # noqa: F401 - registers its operations
     import claimbridge.web.api_users  # noqa: F401 - registers its operations
     from claimbridge.web.api import api
     from claimbridge.web.ui import ui
     from claimbridge.web.ui_connectors import conn
+    from claimbridge.web.ui_eligibility import elig
     from claimbridge.web.ui_operations import ops
     from claimbridge.web.ui_users import users
 
@@ -98,6 +100,7 @@ def create_app(runtime, *, host: str | None = None, secure_cookies: bool | None 
     app.register_blueprint(ui)
     app.register_blueprint(ops)
     app.register_blueprint(conn)
+    app.register_blueprint(elig)
     app.register_blueprint(users)
 
     @app.before_request
