@@ -3,7 +3,8 @@ then the claims list, its count, the reports and the signed-in dashboard driven 
 same WSGI app waitress serves), each request timed; GET /api/v1/me is the floor (routing, token check, JSON).
 
     python benchmarks/web_bench.py [--claims N] [--requests R] [--budget S] [--postgres ADMIN_URL]
-                                   [--database FILE] [--only REGEX]
+                                   [--database FILE] [--only REGEX] [--load-with-triggers]
+                                   [--report-cache-seconds S]
 
 The issue asks for the claims list and the dashboard under 100 ms at the 95th percentile with 1,000,000 claims.
 The data is shaped like a practice's: ~93% of claims settled (mostly paid; some partially paid, denied, written
@@ -13,31 +14,37 @@ claims with one CLP and one SVC each, a few reversals and unmatched payments, PL
 denied claim and half the partially paid ones (40% still open); claim events for submission and settlement.
 Payloads (encounter JSON, FHIR Claim) are stubs, so full scans of encounters/claim_versions are optimistic.
 ``--database FILE`` keeps (or reuses) a SQLite file instead of a temporary one, to measure a schema change again
-without loading again; ``--postgres`` creates and drops its own database through the admin URL.
+without loading again; ``--postgres`` creates and drops its own database through the admin URL. The rollup
+triggers (migration 0008) are dropped for the load and the rollups filled by one INSERT … SELECT each afterwards;
+``--load-with-triggers`` keeps them (20,000 claims: SQLite 26 s instead of 2.6 s, ~0.6 ms per claim or payment
+row; a PostgreSQL COPY is far slower still — its trigger plans are made while the tables are empty — so bulk loads
+drop the triggers). Reports are computed on every request (``web.report_cache_seconds`` 0) unless
+``--report-cache-seconds`` says otherwise.
 
-Figures, 2026-11-27, 2 cores on a shared machine, 1,000,000 claims (7.9 M rows: SQLite load 127 s, 1.5 GB;
-PostgreSQL 15 COPY 211 s), ms, 200 requests (n fewer where the --budget ran out):
+Figures, 2026-11-27, 2 cores on a shared machine, 1,000,000 claims (7.9 M rows: SQLite load 298 s + 11 s rollups;
+PostgreSQL 15 COPY 265 s + 21 s rollups), ms, 200 requests, every request computing its report:
 
-    endpoint                             SQLite p50/p95/p99   (n)   PostgreSQL p50/p95/p99   (n)
-    /api/v1/me (floor)                       1.6 /    5.7 /    6.0       1.5 /    4.2 /    7.6
-    /api/v1/claims (first page)              5.1 /   12.1 /   14.2       4.5 /    7.2 /   15.0
-    /api/v1/claims?status=denied             3.6 /    8.4 /   11.7      32.3 /   70.0 /  111.9
-    /api/v1/claims?status=held               4.0 /   11.1 /   13.9       6.3 /   15.2 /   40.8
-    /api/v1/claims deep cursor               3.5 /    8.4 /   13.3     332   /  448   /  496    (60)
-    /api/v1/claims?count=true              337   /  465   /  493  (89) 563   /  824   / 1025    (34)
-    /api/v1/claims?status=paid&count=true  340   /  502   /  565  (87) 995   / 1493   / 1750    (21)
-    /api/v1/reports/claims-by-status        95   /  160   /  196       260   /  407   /  454    (74)
-    /api/v1/reports/revenue                871   / 1269   / 1461  (33) 988   / 1177   / 1236    (21)
-    /api/v1/reports/ar-aging              1531   / 1629   / 1689  (21) 3406  / 3778   / 3778     (6)
-    /api/v1/reports/days-to-payment       5207   / 5645   / 5645   (7) 4663  / 5270   / 5270     (5)
-    /api/v1/reports/denial-rates          5019   / 5588   / 5588   (6) 6795  / 7898   / 7898     (5)
-    /api/v1/reports/expected-cash         4369   / 5119   / 5119   (7) 7247  / 8323   / 8323     (5)
-    /api/v1/reports/health                   7.0 /   12.9 /   25.8      15.2 /   34.6 /   63.1
-    / (dashboard, signed in)             17333   / 19245  / 19245  (5) 19423 / 21588  / 21588     (5)
+    endpoint                             SQLite p50/p95/p99   PostgreSQL p50/p95/p99   before (p95 SQLite / PG)
+    /api/v1/me (floor)                      1.7 /  1.8 /  2.1      1.6 /  2.8 /  4.2       5.7 /    4.2
+    /api/v1/claims (first page)             6.1 /  8.6 / 33.6      6.2 / 15.9 / 19.3      12.1 /    7.2
+    /api/v1/claims?status=denied            6.2 /  9.7 / 25.3      5.6 / 12.9 / 15.8       8.4 /   70.0
+    /api/v1/claims?status=held              6.6 /  8.6 /  9.8     11.8 / 20.0 / 69.4      11.1 /   15.2
+    /api/v1/claims deep cursor              6.7 /  7.3 /  7.7     11.3 / 20.0 / 27.1       8.4 /  448
+    /api/v1/claims?count=true               7.1 /  7.4 /  7.8      6.2 / 11.2 / 23.9     465   /  824
+    /api/v1/claims?status=paid&count=true   7.1 /  8.7 / 24.9      6.4 /  8.6 / 17.3     502   / 1493
+    /api/v1/reports/claims-by-status        1.7 /  2.7 /  2.8      3.6 /  8.8 /  9.6     160   /  407
+    /api/v1/reports/revenue                 2.1 /  2.3 /  2.4      4.8 /  9.4 / 12.8    1269   / 1177
+    /api/v1/reports/ar-aging               15.2 / 21.9 / 39.7     10.8 / 17.6 / 27.5    1629   / 3778
+    /api/v1/reports/days-to-payment         2.9 /  5.8 / 12.1      5.9 / 10.3 / 20.9    5645   / 5270
+    /api/v1/reports/denial-rates            3.1 /  4.0 /  7.6      3.7 / 10.8 / 26.4    5588   / 7898
+    /api/v1/reports/expected-cash           6.1 / 11.0 / 21.4      9.5 / 16.9 / 26.2    5119   / 8323
+    /api/v1/reports/health                  7.0 / 10.4 / 33.0     18.8 / 30.2 / 34.2      12.9 /   34.6
+    / (dashboard, signed in)               31.5 / 50.3 / 103      32.8 / 51.5 / 64.9   19245   / 21588
 
-The claims list pages (keyset, ix on claims.id) meet the 100 ms p95 on SQLite; everything that counts or sums
-over all claims or all 835 claim payments does not, and no index fixes that (each is already an index or
-index-only scan of ~1 M entries): they need the query shapes and summary tables proposed in the report.
+"Before" is the same load before migration 0008 (reports joined and summed over every claim and 835 claim
+payment; the dashboard's figure is one computation). Now a page of claims picks its ids first (claims.id, or
+ix_claims_status_id under a status filter), and the totals and reports read the rollup tables (a few hundred to
+~20,000 grouped rows: ar-aging reads the outstanding statuses' rows by status, payer and date of service).
 """
 
 from __future__ import annotations
