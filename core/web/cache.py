@@ -4,6 +4,10 @@
 A request that finds its snapshot older than that gets the snapshot at once and starts one background
 recomputation (stale-while-revalidate); only the first request for a report waits for it. Snapshots carry the
 time they were taken (``as_of``), which the pages and the API show. With 0 seconds every request computes.
+
+Since the reports read the rollup tables (migration 0008) a computation takes milliseconds — the whole dashboard
+about 50 ms at 1,000,000 claims (benchmarks/web_bench.py) — so snapshots now save little; they stay for the
+setting's sake and for the slowest moments (a busy database), and 0 is a fair choice.
 """
 
 from __future__ import annotations
