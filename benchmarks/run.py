@@ -14,7 +14,9 @@ not the absolute time on a shared, noisy machine — is what we track.
    (benchmarks/posting_bench.py). The typed 835 parse is benchmarks/x12_parse_bench.py.
 5. SimplePractice export folder → encounter records per second, against csv.reader + json.dumps of the same
    files; an incremental pull that finds nothing new; peak memory (benchmarks/simplepractice_bench.py).
-6. not a default step (it loads 1,000,000 claims): admin UI/API latency p50/p95/p99 of the claims list, counts,
+6. eligibility: appointment bundles → 270 questions → 270 file (encode + check) → 271 read and assessed, against
+   json.loads / str.split of the same data (benchmarks/eligibility_bench.py, run on its own).
+7. not a default step (it loads 1,000,000 claims): admin UI/API latency p50/p95/p99 of the claims list, counts,
    reports and the dashboard against GET /api/v1/me, on SQLite or PostgreSQL (benchmarks/web_bench.py).
 """
 
