@@ -109,6 +109,6 @@ def downgrade() -> None:
     rollups.drop_triggers(op.get_bind())
     for table in (*rollups.FACT_TABLES, *rollups.ROLLUP_TABLES):
         op.drop_table(table)
-    with op.batch_alter_table('claims', schema=None) as batch_op:
-        batch_op.drop_index('ix_claims_status_id')
-        batch_op.drop_column('charge')
+    op.drop_index('ix_claims_status_id', table_name='claims')
+    # not a batch (SQLite would copy claims and DROP the original, which rows of other tables refer to)
+    op.execute("ALTER TABLE claims DROP COLUMN charge")
