@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -321,3 +322,20 @@ def test_the_web_lists_sessions_at_risk_shows_a_check_and_asks_on_demand(env):
                            follow_redirects=True).get_data(as_text=True)
         assert "sent as a 270 file" in done
         assert client.get("/eligibility/999999").status_code == 404
+
+
+@pytest.mark.parametrize("sample", sorted((Path(__file__).parent / "x12" / "data" / "271" / "malformed").glob("*.271"))
+                         if (Path(__file__).parent / "x12" / "data" / "271" / "malformed").exists() else [])
+def test_a_malformed_271_is_quarantined_whole_with_the_segment_and_the_rest_goes_on(env, sample):
+    with env.runtime() as runtime:
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK100001")})
+        check_upcoming(runtime)
+        broken = receive_file(runtime, "sandbox", sample.name, sample.read_bytes())
+        assert broken.status == "quarantined", broken
+        assert sample.name in broken.reason and "segment" in broken.reason
+        (check,) = checks(runtime)
+        assert check.status == "sent"  # nothing of the broken file was posted
+        fetched = fetch_responses(runtime)  # the sandbox's good answer still posts
+        assert not fetched.errors
+        (check,) = checks(runtime)
+        assert check.status == "answered"
