@@ -339,3 +339,25 @@ def test_a_malformed_271_is_quarantined_whole_with_the_segment_and_the_rest_goes
         assert not fetched.errors
         (check,) = checks(runtime)
         assert check.status == "answered"
+
+
+def test_the_dashboard_lists_the_upcoming_sessions_at_risk(env):
+    from claimbridge.web import create_app
+    from claimbridge.web.auth import add_user
+    from tests.web.conftest import login
+
+    with env.runtime() as runtime:
+        add_user(runtime.store, "viewer", "correct horse battery", "viewer")
+        app = create_app(runtime)
+        app.config["TESTING"] = True
+        client = app.test_client()
+        login(client, "viewer", "correct horse battery")
+        assert "No upcoming session is at risk (or none was checked yet)" in client.get("/").get_data(as_text=True)
+        store_appointments(runtime, {"Appointment/appt-1": appointment_bundle(1, "LK1NOVISITS"),
+                                     "Appointment/appt-2": appointment_bundle(2, "LK100002")})
+        check_upcoming(runtime)
+        fetch_responses(runtime)
+        page = client.get("/").get_data(as_text=True)
+        section = page.split('id="sessions-at-risk"')[1].split("</table>")[0]
+        assert "no visits left" in section and "no mental-health visits left of 20" in section
+        assert section.count("<tr>") == 2  # the header and the one session at risk

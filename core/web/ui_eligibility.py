@@ -24,6 +24,19 @@ from claimbridge.web.ui_operations import (
 elig = Blueprint("elig", __name__)
 elig.context_processor(list_helpers)
 
+
+@elig.app_context_processor
+def at_risk_helper():
+    """``sessions_at_risk(limit)`` for the dashboard: upcoming sessions whose eligibility answer puts them at
+    risk, soonest first (a small table: one row per upcoming appointment)."""
+    from claimbridge.eligibility.service import list_checks
+    from claimbridge.store.models import utcnow
+
+    def sessions_at_risk(limit: int = 10) -> list[dict]:
+        return list_checks(runtime().store, at_risk=True, upcoming_from=utcnow().date(), limit=limit)
+
+    return {"sessions_at_risk": sessions_at_risk}
+
 COLUMNS = ["id", "appointment_start", "service_date", "source", "appointment", "payer_id", "payer", "status",
            "coverage_status", "risks", "reasons", "answered_at"]
 SORTS = ("id", "appointment_start", "payer_id", "status", "coverage_status")
