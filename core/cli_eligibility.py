@@ -82,14 +82,16 @@ def eligibility_show(obj, check_id: int, as_json: bool) -> None:
                    f"{summary.get('mental_health_status')}; plan {summary.get('plan') or '-'}, group "
                    f"{summary.get('group') or '-'}")
         copay, coins = summary.get("copay") or {}, summary.get("coinsurance") or {}
-        click.echo(f"  copay in/out of network: {copay.get('in_network') or '-'} / {copay.get('out_of_network') or '-'};"
-                   f" coinsurance: {coins.get('in_network') or '-'} / {coins.get('out_of_network') or '-'}")
+        click.echo(f"  copay in/out of network: {copay.get('in_network') or '-'} / "
+                   f"{copay.get('out_of_network') or '-'}; coinsurance: {coins.get('in_network') or '-'} / "
+                   f"{coins.get('out_of_network') or '-'}")
         deductible = (summary.get("deductible") or {}).get("in_network") or {}
         click.echo(f"  deductible (in network): {deductible.get('total') or '-'} total, "
                    f"{deductible.get('remaining') or '-'} remaining")
         visits = summary.get("visits") or {}
+        auth = {True: "required", False: "not required", None: "not said"}[summary.get("authorization_required")]
         click.echo(f"  visits: {visits.get('total') or '-'} allowed, {visits.get('remaining') or '-'} remaining; "
-                   f"prior authorization: {'required' if summary.get('authorization_required') else 'not said' if summary.get('authorization_required') is None else 'not required'}")
+                   f"prior authorization: {auth}")
         for carve in summary.get("carve_outs") or ():
             click.echo(f"  carved out to {carve.get('name')} ({carve.get('id') or 'no id'}"
                        f"{', phone ' + carve['phone'] if carve.get('phone') else ''})")

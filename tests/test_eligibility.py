@@ -361,3 +361,20 @@ def test_the_dashboard_lists_the_upcoming_sessions_at_risk(env):
         section = page.split('id="sessions-at-risk"')[1].split("</table>")[0]
         assert "no visits left" in section and "no mental-health visits left of 20" in section
         assert section.count("<tr>") == 2  # the header and the one session at risk
+
+
+def test_an_answer_is_summarised_in_plain_numbers():
+    from decimal import Decimal
+
+    from claimbridge.eligibility.assess import assess
+    from claimbridge.x12.eligibility.model import Benefit, EligibilityResponse
+
+    response = EligibilityResponse(benefits=[
+        Benefit(code="1", service_types=("MH",)),
+        Benefit(code="F", service_types=("MH",), quantity=Decimal("30"), quantity_qualifier="VS", time_period="23"),
+        Benefit(code="F", service_types=("MH",), quantity=Decimal("18"), quantity_qualifier="VS", time_period="29"),
+        Benefit(code="A", service_types=("MH",), percent=Decimal("0.20"), in_network=False),
+        Benefit(code="B", service_types=("MH",), amount=Decimal("25"), in_network=True)])
+    summary = assess(response, utcnow().date(), ("MH",), Decimal("250")).summary
+    assert summary["visits"] == {"total": "30", "remaining": "18", "used": None}
+    assert summary["coinsurance"]["out_of_network"] == "20%" and summary["copay"]["in_network"] == "25.00"

@@ -53,7 +53,7 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def _limit(limit: Limit, money: bool = True) -> dict[str, str | None]:
-    show = _money if money else (lambda v: None if v is None else str(v.normalize()))
+    show = _money if money else (lambda v: None if v is None else f"{v.normalize():f}")
     return {"total": show(limit.total), "remaining": show(limit.remaining), "used": show(limit.used)}
 
 
