@@ -275,7 +275,7 @@ def test_clearinghouses_jobs_and_plugins(client, token_for, world):
     chs = client.get("/api/v1/clearinghouses", headers=headers).json["items"]
     assert [(c["name"], c["type"], c["last_batch"]["status"]) for c in chs] == [("sandbox", "sftp", "failed")]
     jobs = client.get("/api/v1/jobs", headers=headers).json["items"]
-    assert {j["job"] for j in jobs} == {"pull:demo-fhir", "submit", "responses:sandbox"}
+    assert {j["job"] for j in jobs} == {"pull:demo-fhir", "eligibility", "submit", "responses:sandbox"}
     plugins = client.get("/api/v1/plugins", headers=headers).json
     by_name = {p["name"]: p for p in plugins["plugins"]}
     assert "fhir" in by_name["ehr_fhir"]["sources"] and "sftp" in by_name["clearinghouse_sftp"]["clearinghouses"]
