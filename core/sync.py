@@ -244,6 +244,8 @@ def _upsert(session: Session, source: str, run_id: int, record: Record) -> str:
                                     payload_sha256=digest, last_run_id=run_id))
         return "new"
     if existing.payload_sha256 == digest:
+        # seen by this run: a stream read whole every run (appointments) tells what is still there this way
+        existing.last_run_id = run_id
         return "unchanged"
     existing.payload, existing.payload_sha256 = payload, digest
     existing.cursor, existing.updated_at, existing.last_run_id = record.cursor, utcnow(), run_id
@@ -262,6 +264,8 @@ def _upsert_other(session: Session, source: str, stream: str, run_id: int, recor
                                  payload=payload, payload_sha256=digest, last_run_id=run_id))
         return "new"
     if existing.payload_sha256 == digest:
+        # seen by this run: a stream read whole every run (appointments) tells what is still there this way
+        existing.last_run_id = run_id
         return "unchanged"
     existing.payload, existing.payload_sha256 = payload, digest
     existing.cursor, existing.updated_at, existing.last_run_id = record.cursor, utcnow(), run_id

@@ -378,3 +378,40 @@ def test_an_answer_is_summarised_in_plain_numbers():
     summary = assess(response, utcnow().date(), ("MH",), Decimal("250")).summary
     assert summary["visits"] == {"total": "30", "remaining": "18", "used": None}
     assert summary["coinsurance"]["out_of_network"] == "20%" and summary["copay"]["in_network"] == "25.00"
+
+
+def test_an_appointment_the_ehr_no_longer_has_is_not_asked_about(env):
+    from claimbridge import EhrSource, Record, Stream
+    from claimbridge.sync import SyncRunner
+
+    class Appointments(Stream):
+        name = "appointments"
+
+        def __init__(self, bundles):
+            self.bundles = bundles
+
+        def read(self, since, until):
+            for key, bundle in self.bundles.items():
+                yield Record(key=key, cursor=None, data=bundle)
+
+    class Calendar(EhrSource):
+        type_name = "calendar"
+
+        def __init__(self, bundles):
+            super().__init__("demo-fhir", None)
+            self.stream = Appointments(bundles)
+
+        def streams(self):
+            return [self.stream]
+
+    bundles = {"Appointment/appt-1": appointment_bundle(1, "LK100001"),
+               "Appointment/appt-2": appointment_bundle(2, "LK100002")}
+    with env.runtime() as runtime:
+        SyncRunner(runtime.store).run(Calendar(bundles))
+        assert check_upcoming(runtime).appointments == 2
+        del bundles["Appointment/appt-1"]  # deleted in the EHR: the next read no longer yields it
+        result = SyncRunner(runtime.store).run(Calendar(bundles))
+        assert result.total("unchanged") == 1
+        from claimbridge.eligibility.service import upcoming_appointments
+
+        assert [key for _s, key, _b in upcoming_appointments(runtime, utcnow().date())] == ["Appointment/appt-2"]

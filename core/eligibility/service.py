@@ -38,7 +38,7 @@ from claimbridge.eligibility.inquiries import (
     inquiry_sha256,
 )
 from claimbridge.errors import ClaimbridgeError, FatalError, RetryableError
-from claimbridge.store.models import Batch, EligibilityCheck, SourceRecord, utcnow
+from claimbridge.store.models import Batch, EligibilityCheck, SourceRecord, SyncRun, utcnow
 from claimbridge.x12.eligibility.model import Eligibility271, EligibilityResponse, Provider
 
 __all__ = ["APPOINTMENTS", "EligibilityRun", "check_now", "check_upcoming", "fail_batch", "list_checks",
@@ -82,8 +82,17 @@ def upcoming_appointments(runtime, today: date) -> list[tuple[str, str, dict]]:
     sources = [s.name for s in runtime.settings.sources if s.enabled]
     found = []
     with runtime.store.transaction() as session:
-        rows = session.execute(select(SourceRecord.source, SourceRecord.key, SourceRecord.payload).where(
-            SourceRecord.stream == APPOINTMENTS, SourceRecord.source.in_(sources))).all()
+        rows = []
+        for source in sources:
+            # the stream is read whole every run: an appointment the latest successful run did not yield was
+            # deleted in the EHR or left the window, and is not asked about
+            latest = session.execute(select(func.max(SyncRun.id)).where(
+                SyncRun.source == source, SyncRun.status == "succeeded")).scalar_one()
+            query = select(SourceRecord.source, SourceRecord.key, SourceRecord.payload).where(
+                SourceRecord.stream == APPOINTMENTS, SourceRecord.source == source)
+            if latest is not None:
+                query = query.where(SourceRecord.last_run_id >= latest)
+            rows += session.execute(query).all()
     for source, key, payload in rows:
         bundle = json.loads(payload)
         start = _first_start(bundle)
