@@ -33,7 +33,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from claimbridge.claims.denials import code_lists_for
 from claimbridge.claims.lifecycle import StatusRecorder
@@ -43,6 +43,7 @@ from claimbridge.eligibility.service import post_271
 from claimbridge.errors import ClaimbridgeError, FatalError
 from claimbridge.posting.acks import post_277ca, post_999, post_ta1
 from claimbridge.posting.remittance import RemittanceOutcome, post_835
+from claimbridge.store.db import is_conflict
 from claimbridge.store.models import InboundDelivery, InboundFile, QuarantinedRecord, utcnow
 from claimbridge.x12.eligibility.model import Eligibility271
 from claimbridge.x12.reader import X12SyntaxError
@@ -57,6 +58,9 @@ from claimbridge.x12.responses import (
 from claimbridge.x12.validate import validate_x12
 
 __all__ = ["FetchSummary", "FileOutcome", "fetch_responses", "receive_file"]
+
+#: times one file's posting is tried when PostgreSQL rolls it back for a conflict with another writer
+CONFLICT_ATTEMPTS = 3
 
 log = logging.getLogger(__name__)
 
@@ -180,14 +184,23 @@ def _receive(runtime, clearinghouse: str, name: str, sha: str, path: Path, size:
     check = _check(path, name)
     if check.problem is not None:
         return _quarantine(store, clearinghouse, name, sha, size, path, check)
-    try:
-        return _post(runtime, clearinghouse, name, sha, size, path, check)
-    except IntegrityError:
-        # another process recorded the same file (or the same payment) between our look and our commit
-        seen = _record_if_seen(store, clearinghouse, name, sha)
-        if seen is not None:
-            return seen
-        raise
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return _post(runtime, clearinghouse, name, sha, size, path, check)
+        except IntegrityError:
+            # another process recorded the same file (or the same payment) between our look and our commit
+            seen = _record_if_seen(store, clearinghouse, name, sha)
+            if seen is not None:
+                return seen
+            raise
+        except DBAPIError as exc:
+            # PostgreSQL rolled the file's transaction back for a deadlock with another writer (claims sharing
+            # summary rows): nothing of it was posted; post it again
+            if not is_conflict(exc) or attempt == CONFLICT_ATTEMPTS:
+                raise
+            log.warning("inbound file %s: the database rolled back a conflicting transaction; posting it again",
+                        name)
+    raise AssertionError("unreachable")
 
 
 def _envelope_order(content: bytes, name: str) -> tuple:

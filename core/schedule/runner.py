@@ -4,18 +4,26 @@ lock, honour its backoff, record the run in ``job_runs``, do the work, record ho
 from __future__ import annotations
 
 import logging
+import random
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
+
+from sqlalchemy.exc import DBAPIError
 
 from claimbridge.errors import ClaimbridgeError
 from claimbridge.pipeline import Runtime
 from claimbridge.schedule import runs
 from claimbridge.schedule.jobs import JobSpec, run_job_body
 from claimbridge.schedule.locks import cluster_lock
+from claimbridge.store.db import is_conflict
 from claimbridge.store.models import utcnow
 
 log = logging.getLogger(__name__)
+
+#: how many times a job whose transaction lost a deadlock or serialization conflict is run again at once
+CONFLICT_RETRIES = 3
 
 
 @dataclass
@@ -62,7 +70,7 @@ class JobRunner:
         store = self.runtime.store
         run_id = runs.start_run(store, spec.name)
         try:
-            result = run_job_body(self.runtime, spec, self.lock_folder)
+            result, retried = self._body(spec)
         except ClaimbridgeError as exc:
             return self._failed(spec, run_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - a bug in one job must not stop the others; kept in job_runs
@@ -71,10 +79,28 @@ class JobRunner:
         except BaseException:
             runs.finish_run(store, run_id, "failed", error="interrupted (the process was asked to stop at once)")
             raise
+        if retried:
+            result.counts = {**result.counts, "retried_after_conflict": retried}
         if result.errors:
             return self._failed(spec, run_id, "; ".join(result.errors), result.counts)
         runs.finish_run(store, run_id, "succeeded", counts=result.counts)
         return RunOutcome(spec.name, "succeeded", counts=result.counts, run_id=run_id)
+
+    def _body(self, spec: JobSpec):
+        """The job's work; a transaction PostgreSQL rolled back for a deadlock or a serialization conflict with
+        another writer (two jobs changing claims that share summary rows, say) is simply run again — every job
+        is safe to repeat — up to :data:`CONFLICT_RETRIES` times, after a short pause."""
+        retried = 0
+        while True:
+            try:
+                return run_job_body(self.runtime, spec, self.lock_folder), retried
+            except DBAPIError as exc:
+                if not is_conflict(exc) or retried >= CONFLICT_RETRIES:
+                    raise
+                retried += 1
+                log.warning("job %s: the database rolled back a conflicting transaction (%s); running it again",
+                            spec.name, getattr(exc.orig, "sqlstate", "?"))
+                time.sleep(0.05 * retried + random.random() * 0.1)
 
     def _failed(self, spec: JobSpec, run_id: int, error: str, counts: dict | None = None) -> RunOutcome:
         store = self.runtime.store

@@ -111,6 +111,16 @@ class Store:
         self.engine.dispose()
 
 
+#: PostgreSQL's SQLSTATEs for a transaction rolled back only because of another one: deadlock_detected,
+#: serialization_failure — running it again is right
+CONFLICT_STATES = frozenset(("40P01", "40001"))
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether the database refused a transaction only because of a concurrent one (retry it)."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in CONFLICT_STATES
+
+
 def _insert_counter(session: Session, partner: str, kind: str) -> None:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
