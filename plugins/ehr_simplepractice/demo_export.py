@@ -617,6 +617,8 @@ def demo_source_settings(folder: Path) -> dict[str, Any]:
         "telehealth_locations": list(TELEHEALTH_LOCATIONS),
         "audio_only_locations": list(AUDIO_ONLY_LOCATIONS),
         "service_locations": service_locations,
+        # the demo practice is in Chicago, like the FHIR demo's (-06:00): the export's times are local times
+        "appointments": {"timezone": "America/Chicago"},
     }
 
 

@@ -291,7 +291,8 @@ def test_source_entry(tmp_path):
     assert entry["name"] == "simplepractice" and entry["type"] == "simplepractice"
     settings = entry["settings"]
     assert set(settings) == {"folder", "clinicians", "telehealth_locations", "audio_only_locations",
-                             "service_locations"}
+                             "service_locations", "appointments"}
+    assert settings["appointments"] == {"timezone": "America/Chicago"}
     assert settings["folder"] == str(tmp_path)
     assert settings["clinicians"]["Tobias Renwick"] == {"npi": "1436219871", "taxonomy": "101YM0800X",
                                                         "supervisor": "Ingrid Solvang"}
