@@ -65,6 +65,16 @@ def partner_key(entry: ClearinghouseEntry) -> str:
     return f"{tp.sender_qualifier}:{tp.sender_id}>{tp.receiver_qualifier}:{tp.receiver_id}"
 
 
+def envelope_for(entry: ClearinghouseEntry, batch: Batch) -> Envelope:
+    """The interchange envelope of a batch (837P or 270): the trading partner's ids, the batch's control numbers."""
+    tp = entry.trading_partner
+    return Envelope(sender_qualifier=tp.sender_qualifier, sender_id=tp.sender_id,
+                    receiver_qualifier=tp.receiver_qualifier, receiver_id=tp.receiver_id,
+                    gs_sender=tp.gs_sender or tp.sender_id, gs_receiver=tp.gs_receiver or tp.receiver_id,
+                    usage=batch.usage, isa13=batch.isa13, gs06=batch.gs06, st02=batch.st02,
+                    created=batch.created_at)
+
+
 def file_name_for(batch: Batch) -> str:
     return f"claimbridge-{batch.clearinghouse}-{batch.isa13:09d}.837"
 
@@ -177,12 +187,7 @@ class Outbound:
         log.error("batch %s (%s) failed: %s", batch.id, batch.file_name, batch.error)
 
     def _envelope(self, entry: ClearinghouseEntry, batch: Batch) -> Envelope:
-        tp = entry.trading_partner
-        return Envelope(sender_qualifier=tp.sender_qualifier, sender_id=tp.sender_id,
-                        receiver_qualifier=tp.receiver_qualifier, receiver_id=tp.receiver_id,
-                        gs_sender=tp.gs_sender or tp.sender_id, gs_receiver=tp.gs_receiver or tp.receiver_id,
-                        usage=batch.usage, isa13=batch.isa13, gs06=batch.gs06, st02=batch.st02,
-                        created=batch.created_at)
+        return envelope_for(entry, batch)
 
     def _submitter(self) -> Submitter:
         sub = self.settings.submitter

@@ -287,13 +287,14 @@ def _originator(settings) -> str:
 
 def _encode(runtime, entry, batch_id: int) -> bool:
     """Encode and check one created 270 batch; a failing check fails the batch and its questions."""
+    from claimbridge.outbound import envelope_for
     from claimbridge.x12.eligibility import InquiryEncodeError, check_270, encode_270
 
     with runtime.store.transaction() as session:
         batch = session.get(Batch, batch_id)
         checks = _checks_of(session, batch_id)
         inquiries = [inquiry_from_json(c.inquiry) for c in checks]
-        envelope = _envelope(entry, batch)
+        envelope = envelope_for(entry, batch)
         try:
             encoded = encode_270(inquiries, envelope=envelope, trace_originator=_originator(runtime.settings))
         except InquiryEncodeError as exc:
@@ -308,18 +309,6 @@ def _encode(runtime, entry, batch_id: int) -> bool:
         batch.sha256 = hashlib.sha256(encoded.text.encode("ascii")).hexdigest()
         batch.status = "validated"
     return True
-
-
-def _envelope(entry, batch):
-    """The interchange envelope of a 270 batch (as :meth:`Outbound._envelope` makes an 837's)."""
-    from claimbridge.x12.encode_837p import Envelope
-
-    tp = entry.trading_partner
-    return Envelope(sender_qualifier=tp.sender_qualifier, sender_id=tp.sender_id,
-                    receiver_qualifier=tp.receiver_qualifier, receiver_id=tp.receiver_id,
-                    gs_sender=tp.gs_sender or tp.sender_id, gs_receiver=tp.gs_receiver or tp.receiver_id,
-                    usage=batch.usage, isa13=batch.isa13, gs06=batch.gs06, st02=batch.st02,
-                    created=batch.created_at)
 
 
 def _fail(batch: Batch, checks: list[EligibilityCheck], reason: str) -> None:
@@ -437,7 +426,7 @@ def check_now(runtime, *, patient: str, payer: str | None = None, service_date: 
 
 def _realtime(runtime, entry, transport_cls, check_id: int, inquiry) -> bytes:
     from claimbridge.config import connector_settings
-    from claimbridge.outbound import partner_key
+    from claimbridge.outbound import envelope_for, partner_key
     from claimbridge.x12.eligibility import encode_270
 
     partner = partner_key(entry)
@@ -451,7 +440,7 @@ def _realtime(runtime, entry, transport_cls, check_id: int, inquiry) -> bytes:
         session.add(batch)
         session.flush()
         batch.file_name = f"claimbridge-{entry.name}-{batch.isa13:09d}.270"
-        encoded = encode_270([inquiry], envelope=_envelope(entry, batch),
+        encoded = encode_270([inquiry], envelope=envelope_for(entry, batch),
                              trace_originator=_originator(runtime.settings))
         batch.content = encoded.text
         check = session.get(EligibilityCheck, check_id)

@@ -130,7 +130,7 @@ def encode_837p(claims: Sequence[Mapping[str, Any]], *, envelope: Envelope, subm
     if delimiters.repetition is None:
         raise ValueError("a 5010 interchange needs a repetition separator (ISA11)")
     out = SegmentWriter(delimiters, newline=newline)
-    _write_envelope_start(out, envelope)
+    write_envelope_start(out, envelope)
     st_start = len(out)
     control = f"{envelope.st02:04d}"
     out.segment("ST", "837", control, IMPLEMENTATION)
@@ -143,14 +143,17 @@ def encode_837p(claims: Sequence[Mapping[str, Any]], *, envelope: Envelope, subm
     return Encoded837(text=out.text(), segment_count=count, claim_segments=claim_segments)
 
 
-def _write_envelope_start(out: SegmentWriter, envelope: Envelope) -> None:
+def write_envelope_start(out: SegmentWriter, envelope: Envelope, functional_id: str = "HC",
+                         implementation: str = IMPLEMENTATION) -> None:
+    """ISA and GS of one interchange holding one functional group (GS01 ``functional_id``: HC claims, HS
+    eligibility inquiries; GS08 ``implementation``)."""
     created, delimiters = envelope.created, out.delimiters
     out.segment("ISA", "00", "", "00", "", envelope.sender_qualifier, envelope.sender_id,
                 envelope.receiver_qualifier, envelope.receiver_id, created.strftime("%y%m%d"),
                 created.strftime("%H%M"), delimiters.repetition, "00501", f"{envelope.isa13:09d}",
                 "1" if envelope.ack_requested else "0", envelope.usage, delimiters.component)
-    out.segment("GS", "HC", envelope.gs_sender, envelope.gs_receiver, created.strftime("%Y%m%d"),
-                created.strftime("%H%M"), str(envelope.gs06), "X", IMPLEMENTATION)
+    out.segment("GS", functional_id, envelope.gs_sender, envelope.gs_receiver, created.strftime("%Y%m%d"),
+                created.strftime("%H%M"), str(envelope.gs06), "X", implementation)
 
 
 def _write_header(out: SegmentWriter, envelope: Envelope, submitter: Submitter, receiver_name: str) -> None:

@@ -26,7 +26,7 @@ from claimbridge.claims.build import npi_check_digit_ok
 from claimbridge.x12._claim_loops import upper_text
 from claimbridge.x12.eligibility.codes import SERVICE_TYPES, code_table
 from claimbridge.x12.eligibility.model import EligibilityInquiry, Member, Payer, Provider
-from claimbridge.x12.encode_837p import Envelope
+from claimbridge.x12.encode_837p import Envelope, write_envelope_start
 from claimbridge.x12.reader import Delimiters
 from claimbridge.x12.writer import DEFAULT_DELIMITERS, SegmentWriter, clean_value
 
@@ -93,7 +93,7 @@ def encode_270(inquiries: Sequence[EligibilityInquiry], *, envelope: Envelope, t
         seen.add(inquiry.trace_number)
 
     out = _Writer(delimiters, newline=newline)
-    _write_envelope_start(out, envelope)
+    write_envelope_start(out, envelope, FUNCTIONAL_ID, IMPLEMENTATION)
     st_start = len(out)
     control = f"{envelope.st02:04d}"
     created = envelope.created
@@ -147,16 +147,6 @@ def check_inquiry(inquiry: EligibilityInquiry) -> None:
     unknown = [c for c in inquiry.service_types if c not in code_table(SERVICE_TYPES)]
     if unknown:
         raise fail("service_types", f"not service type codes: {', '.join(unknown)}")
-
-
-def _write_envelope_start(out: SegmentWriter, envelope: Envelope) -> None:
-    created, delimiters = envelope.created, out.delimiters
-    out.segment("ISA", "00", "", "00", "", envelope.sender_qualifier, envelope.sender_id,
-                envelope.receiver_qualifier, envelope.receiver_id, created.strftime("%y%m%d"),
-                created.strftime("%H%M"), delimiters.repetition, "00501", f"{envelope.isa13:09d}",
-                "1" if envelope.ack_requested else "0", envelope.usage, delimiters.component)
-    out.segment("GS", FUNCTIONAL_ID, envelope.gs_sender, envelope.gs_receiver, created.strftime("%Y%m%d"),
-                created.strftime("%H%M"), str(envelope.gs06), "X", IMPLEMENTATION)
 
 
 def _group(inquiries: Iterable[EligibilityInquiry]) -> dict[Payer, dict[Provider, list[EligibilityInquiry]]]:
