@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from claimbridge.claims import build
 from claimbridge.claims.lifecycle import StatusRecorder
@@ -79,11 +79,37 @@ def file_name_for(batch: Batch) -> str:
     return f"claimbridge-{batch.clearinghouse}-{batch.isa13:09d}.837"
 
 
+class Routing:
+    """Which clearinghouse a payer's claims and eligibility inquiries go to: its payer profile's
+    ``clearinghouse``, else the first enabled one. A route to a clearinghouse that is not enabled (or not
+    configured) is kept: those claims wait rather than go somewhere the payer may not be set up."""
+
+    def __init__(self, settings: Settings, profiles=None):
+        self.enabled = [c.name for c in settings.clearinghouses if c.enabled]
+        self.default = self.enabled[0] if self.enabled else None
+        self.profiles = profiles
+
+    def clearinghouse_for(self, payer_id: str | None) -> str | None:
+        routed = self.profiles.for_payer(payer_id).clearinghouse if self.profiles is not None else None
+        return routed or self.default
+
+    def waiting(self, payer_ids) -> dict[str, list[str]]:
+        """Clearinghouses that are routed to but not enabled → the payer ids waiting for them."""
+        out: dict[str, list[str]] = {}
+        for payer_id in payer_ids:
+            name = self.clearinghouse_for(payer_id)
+            if name is not None and name not in self.enabled:
+                out.setdefault(name, []).append(payer_id or "(none)")
+        return out
+
+
 class Outbound:
-    def __init__(self, store: Store, settings: Settings, plugins):
+    def __init__(self, store: Store, settings: Settings, plugins, routing: Routing | None = None):
         self.store = store
         self.settings = settings
         self.plugins = plugins
+        #: without one, every ready claim goes to the clearinghouse :meth:`run` is given
+        self.routing = routing
 
     # -- step 1 ---------------------------------------------------------------------------------------------
     def allocate_batches(self, entry: ClearinghouseEntry) -> list[int]:
@@ -103,6 +129,16 @@ class Outbound:
                      .where(ClaimVersion.status == ClaimStatus.READY.value)
                      .order_by(ClaimVersion.id)
                      .limit(entry.trading_partner.max_claims_per_file))
+            if self.routing is not None:
+                payers = session.execute(select(Claim.payer_id).distinct().join(
+                    ClaimVersion, ClaimVersion.claim_id == Claim.id).where(
+                    ClaimVersion.status == ClaimStatus.READY.value)).scalars().all()
+                mine = [p for p in payers if self.routing.clearinghouse_for(p) == entry.name]
+                if not mine:
+                    return None
+                known = [p for p in mine if p is not None]
+                query = query.where(or_(Claim.payer_id.in_(known), Claim.payer_id.is_(None)) if None in mine
+                                    else Claim.payer_id.in_(known))
             if self.store.is_postgresql:
                 query = query.with_for_update(of=ClaimVersion, skip_locked=True)
             rows = session.execute(query).all()

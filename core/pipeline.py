@@ -281,14 +281,38 @@ def build_claims(runtime: Runtime, *, progress: Progress | None = None) -> Build
 
 
 def submit(runtime: Runtime, *, progress: Progress | None = None) -> SubmissionResult:
-    """Batch, encode, validate and send every ready claim to the first enabled clearinghouse; finish what an
-    earlier run left. A clearinghouse that fails keeps its batches for the next run."""
+    """Batch, encode, validate and send every ready claim to its clearinghouse (its payer profile's
+    ``clearinghouse``, else the first enabled one); finish what an earlier run left. A clearinghouse that fails
+    keeps its batches for the next run; claims routed to a clearinghouse that is not enabled wait, and say so."""
+    from sqlalchemy import select
+
+    from claimbridge.claims.states import ClaimStatus
+    from claimbridge.outbound import Routing
+    from claimbridge.store.models import Batch, Claim, ClaimVersion
+
     settings = runtime.settings
     progress = progress or _quiet
     result = SubmissionResult()
-    outbound = Outbound(runtime.store, settings, runtime.plugins)
+    routing = Routing(settings, runtime.scrubber.profiles)
+    outbound = Outbound(runtime.store, settings, runtime.plugins, routing)
     base = runtime.config_path.parent.resolve()
-    for entry in [c for c in settings.clearinghouses if c.enabled][:1]:
+    with runtime.store.transaction() as session:
+        ready = session.execute(select(Claim.payer_id, ClaimVersion.id).join(
+            ClaimVersion, ClaimVersion.claim_id == Claim.id).where(
+            ClaimVersion.status == ClaimStatus.READY.value)).all()
+    for name, payers in routing.waiting({payer for payer, _ in ready}).items():
+        count = sum(1 for payer, _ in ready if (payer or "(none)") in payers)
+        result.errors.append(f"{count} ready claim(s) of payer {', '.join(sorted(payers))} wait for clearinghouse "
+                             f"{name!r}, which is not enabled (payer profile clearinghouse)")
+    with runtime.store.transaction() as session:
+        unfinished = set(session.execute(select(Batch.clearinghouse).distinct().where(
+            Batch.kind == "837P", Batch.status.in_(("created", "validated", "transmitting")))).scalars())
+    routed = {routing.clearinghouse_for(payer) for payer, _ in ready}
+    for position, entry in enumerate(c for c in settings.clearinghouses if c.enabled):
+        # the first enabled clearinghouse is always visited (its run reports what it did, even nothing); the
+        # others only when something is routed to them or left unfinished there
+        if position and entry.name not in routed and entry.name not in unfinished:
+            continue
         cls = runtime.plugins.clearinghouse_class(entry.type)
         progress(f"sending to {entry.name}")
         try:

@@ -134,7 +134,6 @@ def check_upcoming(runtime, *, today: date | None = None) -> EligibilityRun:
     today = today or now.date()
     run = EligibilityRun()
     provider = _provider(runtime.settings)
-    clearinghouse = _clearinghouse_name(runtime)
     for source, key, bundle in upcoming_appointments(runtime, today):
         run.appointments += 1
         with runtime.store.transaction() as session:
@@ -156,15 +155,13 @@ def check_upcoming(runtime, *, today: date | None = None) -> EligibilityRun:
             if not _needs_question(latest, digest, now, settings):
                 run.fresh += 1
                 continue
-            session.add(_new_check(source, appointment, inquiry, digest, clearinghouse, "scheduler"))
+            session.add(_new_check(source, appointment, inquiry, digest,
+                                   _clearinghouse_name(runtime, appointment.payer_id), "scheduler"))
             run.asked += 1
-    if clearinghouse is not None:
-        try:
-            run.batches = send_pending(runtime)
-        except ClaimbridgeError as exc:
-            run.errors.append(f"eligibility: {exc}")
-    elif run.asked:
-        run.errors.append("eligibility: no enabled clearinghouse to send the 270s to")
+    try:
+        run.batches = send_pending(runtime, errors=run.errors)
+    except ClaimbridgeError as exc:
+        run.errors.append(f"eligibility: {exc}")
     return run
 
 
@@ -195,27 +192,46 @@ def _record_problem(session, latest, source, key, bundle, exc: AppointmentProble
         risks="cannot_check", error=reason, requested_by="scheduler", answered_at=now))
 
 
-def _clearinghouse_name(runtime) -> str | None:
+def _clearinghouse_name(runtime, payer_id: str | None = None) -> str | None:
+    """Where a payer's questions go: ``eligibility.clearinghouse`` when set, else the payer's route (its payer
+    profile's ``clearinghouse``, else the first enabled one). The name may be of one not enabled: they wait."""
+    from claimbridge.outbound import Routing
+
     wanted = runtime.settings.eligibility.clearinghouse
-    enabled = [c for c in runtime.settings.clearinghouses if c.enabled]
     if wanted is not None:
-        return wanted if any(c.name == wanted for c in enabled) else None
-    return enabled[0].name if enabled else None
+        return wanted
+    return Routing(runtime.settings, getattr(runtime.scrubber, "profiles", None)).clearinghouse_for(payer_id)
 
 
 # -- sending --------------------------------------------------------------------------------------------------
 
 
-def send_pending(runtime) -> list[dict]:
-    """Finish the 270 batches an earlier run left, then put every pending question in new ones and send them;
-    one dict per batch (id, file, inquiries, status, error)."""
+def send_pending(runtime, *, errors: list[str] | None = None) -> list[dict]:
+    """For every clearinghouse with questions to send: finish the 270 batches an earlier run left, then put its
+    pending questions in new ones and send them; one dict per batch (id, file, inquiries, status, error).
+    Questions routed to a clearinghouse that is not enabled wait, and ``errors`` says so."""
+    enabled = {c.name: c for c in runtime.settings.clearinghouses if c.enabled}
+    with runtime.store.transaction() as session:
+        pending = dict(session.execute(select(EligibilityCheck.clearinghouse, func.count(EligibilityCheck.id)).where(
+            EligibilityCheck.status == "pending", EligibilityCheck.batch_id.is_(None),
+            EligibilityCheck.transport == "batch").group_by(EligibilityCheck.clearinghouse)).all())
+        unfinished = set(session.execute(select(Batch.clearinghouse).distinct().where(
+            Batch.kind == "270", Batch.status.in_(("created", "validated", "transmitting")))).scalars())
+    done: list[dict] = []
+    for name in sorted(set(pending) | unfinished, key=str):
+        if name not in enabled:
+            if errors is not None:
+                errors.append(f"eligibility: {pending.get(name, 0)} question(s) wait for clearinghouse {name!r}, "
+                              "which is not enabled")
+            continue
+        done += _send_to(runtime, enabled[name])
+    return done
+
+
+def _send_to(runtime, entry) -> list[dict]:
     from claimbridge.config import connector_settings
     from claimbridge.outbound import Outbound, partner_key
 
-    name = _clearinghouse_name(runtime)
-    if name is None:
-        raise FatalError("no enabled clearinghouse to send the 270s to (eligibility.clearinghouse)")
-    entry = runtime.settings.clearinghouse(name)
     outbound = Outbound(runtime.store, runtime.settings, runtime.plugins)
     outbox = runtime.settings.workdir / "outbound"
     done: list[dict] = []
@@ -396,9 +412,10 @@ def check_now(runtime, *, patient: str, payer: str | None = None, service_date: 
     service_date = service_date or utcnow().date()
     appointment, source = _appointment_for(runtime, patient, payer, service_date)
     settings = runtime.settings.eligibility
-    clearinghouse = _clearinghouse_name(runtime)
-    if clearinghouse is None:
-        raise FatalError("no enabled clearinghouse to ask (eligibility.clearinghouse)")
+    clearinghouse = _clearinghouse_name(runtime, appointment.payer_id)
+    if clearinghouse is None or clearinghouse not in {c.name for c in runtime.settings.clearinghouses if c.enabled}:
+        raise FatalError(f"no enabled clearinghouse to ask payer {appointment.payer_id} through "
+                         f"({clearinghouse or 'none configured'}; eligibility.clearinghouse or the payer profile)")
     inquiry = appointment.inquiry(provider=_provider(runtime.settings), trace_number=_trace_number(),
                                   service_types=settings.service_types_for(appointment.payer_id))
     entry = runtime.settings.clearinghouse(clearinghouse)

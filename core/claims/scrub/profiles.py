@@ -47,6 +47,9 @@ class PayerProfile(BaseModel):
     description: str = ""
     payer_ids: list[str] = Field(default_factory=list, description="payer ids (NIIP) it applies to")
     claim_filing_indicator: str = Field("CI", pattern=r"^[0-9A-Z]{1,2}$", description="SBR09")
+    clearinghouse: str | None = Field(
+        None, description="the clearinghouse (clearinghouses[].name) this payer's claims and eligibility inquiries "
+                          "go to; default: the first enabled one. While it is not enabled, they wait")
     # place of service and telehealth
     telehealth_modifier: Literal["95", "GT", "93", "none"] = Field(
         "95", description="modifier required on audio-video telehealth lines")
