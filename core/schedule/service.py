@@ -88,7 +88,20 @@ class JobScheduler:
 
     def refresh_connectors(self) -> bool:
         """Schedule the connectors added in the web UI since the last look and drop the removed ones; True when
-        the jobs changed."""
+        the jobs changed. Counted as a running job, so :meth:`stop` lets it finish before APScheduler's shutdown
+        takes the job-store lock this needs (and a stopping scheduler starts none)."""
+        with self._idle:
+            if self._stopping:
+                return False
+            self._running += 1
+        try:
+            return self._refresh_connectors()
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _refresh_connectors(self) -> bool:
         try:
             self.runtime.refresh_connectors(max_age=0)
         except Exception:  # a database hiccup must not stop the scheduler; the next look tries again
